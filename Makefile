@@ -1,0 +1,58 @@
+# Targets shared by humans and CI. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help demo install dev build test test-rust test-python lint format bench bench-micro clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+
+install: $(PY) ## install ferromcp (release build) into .venv
+	$(PY) -m pip install --quiet .
+
+demo: install ## install ferromcp and talk to the example server with the official MCP client
+	$(PY) -m pip install --quiet "mcp==2.3.*"
+	$(PY) examples/talk.py examples/quickstart.py
+
+dev: $(PY) ## install the dev tooling and build the extension in place (release)
+	$(PY) -m pip install --quiet --group dev
+	$(PY) -m maturin develop --release --quiet
+
+build: $(PY) ## rebuild the extension in place after a Rust change
+	$(PY) -m maturin develop --release --quiet
+
+test: dev lint test-rust test-python ## install the dev tooling and run every check and test
+
+test-rust: ## Rust unit tests (no Python needed)
+	cargo test --workspace --quiet
+
+test-python: ## the Python test suite (interop through the official MCP client)
+	$(PY) -m pytest
+
+lint: ## rustfmt, clippy, ruff, pyright
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(VENV)/bin/ruff check python tests benches examples loadtests
+	$(VENV)/bin/ruff format --check python tests benches examples loadtests
+	$(VENV)/bin/pyright
+
+format: ## apply rustfmt and ruff format
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests benches examples loadtests
+	$(VENV)/bin/ruff check --fix python tests benches examples loadtests
+
+bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side
+	$(PY) benches/stdio_bench.py
+
+bench-micro: ## pytest-benchmark micro benchmarks of the dispatch path
+	$(PY) -m pytest benches/test_dispatch_bench.py --benchmark-enable -p no:cacheprovider
+
+clean: ## remove build outputs and the virtualenv
+	rm -rf target $(VENV) python/ferromcp/*.so .pytest_cache .ruff_cache

@@ -1,0 +1,35 @@
+"""ferromcp: a Rust-accelerated runtime for Model Context Protocol servers.
+
+    from ferromcp import Server
+
+    server = Server("demo")
+
+    @server.tool
+    def add(a: int, b: int) -> int:
+        "Add two integers."
+        return a + b
+
+    if __name__ == "__main__":
+        server.run()
+"""
+
+from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent
+from ._context import Context, LogLevel
+from ._core import __version__
+from ._server import Server
+from ._tools import ToolError
+
+__all__ = [
+    "Annotations",
+    "Audio",
+    "ContentBlock",
+    "Context",
+    "EmbeddedResource",
+    "Image",
+    "LogLevel",
+    "ResourceLink",
+    "Server",
+    "TextContent",
+    "ToolError",
+    "__version__",
+]

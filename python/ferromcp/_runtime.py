@@ -1,0 +1,125 @@
+"""The loop side of the bridge: drain ready calls in one batch per wake-up and run their handlers.
+
+Sync handlers run inline on the loop thread (they are usually microseconds); `async def` handlers become
+tasks; `blocking=True` handlers go to the default thread pool. Results are answered through the call handle,
+which builds the JSON-RPC envelope in Rust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import typing
+from typing import Any, Protocol
+
+from ._context import Context
+from ._tools import ToolError, ToolSpec, respond
+
+if typing.TYPE_CHECKING:
+    from ._core import CallHandle
+    from ._server import Server
+
+__all__ = ["Dispatcher"]
+
+_logger = logging.getLogger("ferromcp")
+
+
+class EventSource(Protocol):
+    def wake_fd(self) -> int: ...
+    def drain(self) -> list[Any]: ...
+
+
+def _fail(handle: CallHandle, spec: ToolSpec, exc: BaseException) -> None:
+    if isinstance(exc, ToolError):
+        handle.respond_text(str(exc), True)
+        return
+    _logger.error("tool %r raised", spec.name, exc_info=exc)
+    handle.respond_text(f"Error executing tool {spec.name}: {exc}", True)
+
+
+def _prepare(spec: ToolSpec, handle: CallHandle, args: dict[str, Any], server: Server) -> dict[str, Any]:
+    for name, convert in spec.converters:
+        if name in args:
+            args[name] = convert(args[name])
+    if spec.ctx_param is not None:
+        args[spec.ctx_param] = Context(handle, server)
+    return args
+
+
+class Dispatcher:
+    """Runs the calls one transport hands over, and knows when all of them have finished."""
+
+    def __init__(self, server: Server, source: EventSource) -> None:
+        self._server = server
+        self._source = source
+        self._tasks: dict[int, asyncio.Future[Any]] = {}
+        self._loop = asyncio.get_running_loop()
+        self._input_closed = False
+        self.finished: asyncio.Future[None] = self._loop.create_future()
+
+    def start(self) -> None:
+        self._loop.add_reader(self._source.wake_fd(), self._on_ready)
+
+    def stop(self) -> None:
+        self._loop.remove_reader(self._source.wake_fd())
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+    def _on_ready(self) -> None:
+        tools = self._server._tools_by_id  # pyright: ignore[reportPrivateUsage]
+        server = self._server
+        for event in self._source.drain():
+            if event.__class__ is tuple:
+                handle, tool_id, args = event
+                spec = tools.get(tool_id)
+                if spec is None:  # removed while the call was queued
+                    handle.respond_error(-32602, "Unknown tool: it was removed")
+                elif spec.is_async or spec.blocking:
+                    self._start_task(spec, handle, args)
+                else:
+                    try:
+                        result = spec.fn(**_prepare(spec, handle, args, server))
+                    except Exception as exc:
+                        _fail(handle, spec, exc)
+                    else:
+                        try:
+                            respond(handle, spec, result)
+                        except Exception as exc:
+                            _fail(handle, spec, exc)
+            elif event is None:
+                self._input_closed = True
+                self._maybe_finish()
+            else:
+                task = self._tasks.get(event)
+                if task is not None:
+                    task.cancel()
+
+    def _start_task(self, spec: ToolSpec, handle: CallHandle, args: dict[str, Any]) -> None:
+        task = self._loop.create_task(self._run(spec, handle, args))
+        key = handle.key
+        self._tasks[key] = task
+        task.add_done_callback(functools.partial(self._task_done, key))
+
+    async def _run(self, spec: ToolSpec, handle: CallHandle, args: dict[str, Any]) -> None:
+        try:
+            kwargs = _prepare(spec, handle, args, self._server)
+            if spec.blocking:
+                result = await self._loop.run_in_executor(None, functools.partial(spec.fn, **kwargs))
+            else:
+                result = await spec.fn(**kwargs)
+            respond(handle, spec, result)
+        except asyncio.CancelledError:
+            # Cancelled by the client (the response is already suppressed) or by shutdown.
+            handle.respond_error(-32603, "Request cancelled")
+            raise
+        except Exception as exc:
+            _fail(handle, spec, exc)
+
+    def _task_done(self, key: int, _task: asyncio.Future[Any]) -> None:
+        self._tasks.pop(key, None)
+        self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        if self._input_closed and not self._tasks and not self.finished.done():
+            self.finished.set_result(None)

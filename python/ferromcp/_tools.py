@@ -1,0 +1,248 @@
+"""Tool registration: a function's signature becomes a Tool definition, and its return value a CallToolResult."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import sys
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import orjson
+
+from . import _schema
+from ._content import CONTENT_TYPES
+from ._context import Context
+
+if typing.TYPE_CHECKING:
+    from ._core import CallHandle
+
+__all__ = ["ToolError", "ToolSpec", "build_tool"]
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+class ToolError(Exception):
+    """Raise in a tool to return `isError: true` with this message (the model sees it and can correct course)."""
+
+
+# How a tool's return value is shaped, decided once from its return annotation.
+RESULT_DYNAMIC = 0  # no usable annotation: shape by runtime type
+RESULT_TEXT = 1  # str: one text block
+RESULT_OBJECT = 2  # an object type: structuredContent + its JSON as text
+RESULT_WRAPPED = 3  # any other JSON type: structuredContent {"result": value}
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class ToolSpec:
+    id: int
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    blocking: bool
+    ctx_param: str | None
+    converters: tuple[tuple[str, _schema.Converter], ...]
+    result_kind: int
+    definition: dict[str, Any]
+    accepts: list[str]
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise TypeError(f"cannot resolve the type hints of {fn!r}: {exc}") from exc
+
+
+def _is_context(tp: Any) -> bool:
+    tp = typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
+    return isinstance(tp, type) and issubclass(tp, Context)
+
+
+def _result_kind(tp: Any, structured_output: bool | None) -> tuple[int, dict[str, Any] | None]:
+    if structured_output is False or tp is inspect.Signature.empty or tp is Any or tp is object:
+        if structured_output:
+            raise TypeError("structured_output=True needs a return annotation")
+        return RESULT_DYNAMIC, None
+    base = typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
+    if base is str:
+        return RESULT_TEXT, None
+    if base is None or base is type(None) or _is_content_type(base):
+        return RESULT_DYNAMIC, None
+    schema = _schema.object_schema(tp)
+    if schema is not None:
+        return RESULT_OBJECT, schema
+    wrapped = {"type": "object", "properties": {"result": _schema.value_schema(tp)}, "required": ["result"]}
+    defs = wrapped["properties"]["result"].pop("$defs", None)
+    if defs:
+        wrapped["$defs"] = defs
+    return RESULT_WRAPPED, wrapped
+
+
+def _is_content_type(tp: Any) -> bool:
+    if isinstance(tp, type) and issubclass(tp, CONTENT_TYPES):
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple, typing.Union, types.UnionType):
+        return any(_is_content_type(a) for a in typing.get_args(tp) if a is not Ellipsis)
+    return False
+
+
+def build_tool(
+    tool_id: int,
+    fn: Callable[..., Any],
+    *,
+    name: str | None,
+    title: str | None,
+    description: str | None,
+    annotations: dict[str, Any] | None,
+    output_schema: dict[str, Any] | None,
+    structured_output: bool | None,
+    blocking: bool,
+    icons: list[dict[str, Any]] | None,
+    meta: dict[str, Any] | None,
+) -> ToolSpec:
+    if not callable(fn):
+        raise TypeError(f"a tool must be callable, not {fn!r}")
+    tool_name = name or getattr(fn, "__name__", None)
+    if not tool_name or tool_name == "<lambda>":
+        raise ValueError("this tool needs a name=")
+    if len(tool_name) > 128 or not set(tool_name) <= _NAME_CHARS:
+        raise ValueError(f"tool name {tool_name!r} must be 1-128 characters of A-Z a-z 0-9 _ - .")
+    sig = inspect.signature(fn)
+    hints = _hints(fn)
+    ctx_param: str | None = None
+    params: dict[str, Any] = {}
+    required: list[str] = []
+    defaults: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"tool {tool_name!r}: *args/**kwargs parameters are not supported")
+        if p.kind is p.POSITIONAL_ONLY:
+            raise TypeError(f"tool {tool_name!r}: positional-only parameter {p.name!r} is not supported")
+        tp = hints.get(p.name, Any)
+        if _is_context(tp):
+            ctx_param = p.name
+            continue
+        params[p.name] = tp
+        if p.default is p.empty:
+            required.append(p.name)
+        else:
+            defaults[p.name] = p.default
+    schemas, defs = _schema.param_schemas(params)
+    properties: dict[str, Any] = {}
+    for pname, ps in schemas.items():
+        prop = ps.schema
+        if pname in defaults:
+            try:
+                prop["default"] = msgspec.to_builtins(defaults[pname])
+            except (TypeError, msgspec.EncodeError):
+                pass
+        properties[pname] = prop
+    input_schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        input_schema["required"] = required
+    if defs:
+        input_schema["$defs"] = defs
+
+    result_kind, derived_output = _result_kind(hints.get("return", inspect.Signature.empty), structured_output)
+    if output_schema is not None:
+        if output_schema.get("type") != "object":
+            raise ValueError(f"tool {tool_name!r}: output_schema must be an object schema (\"type\": \"object\")")
+        derived_output = output_schema
+        if result_kind != RESULT_WRAPPED:
+            result_kind = RESULT_OBJECT
+
+    definition: dict[str, Any] = {"name": tool_name}
+    if title is not None:
+        definition["title"] = title
+    doc = description if description is not None else inspect.getdoc(fn)
+    definition["description"] = doc or ""
+    definition["inputSchema"] = input_schema
+    if derived_output is not None:
+        definition["outputSchema"] = derived_output
+    if annotations:
+        definition["annotations"] = annotations
+    if icons:
+        definition["icons"] = icons
+    if meta:
+        definition["_meta"] = meta
+
+    target = inspect.unwrap(fn)
+    is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None))
+    if is_async and blocking:
+        raise ValueError(f"tool {tool_name!r}: blocking=True is for sync functions; async ones never block the loop")
+    return ToolSpec(
+        id=tool_id,
+        name=tool_name,
+        fn=fn,
+        is_async=is_async,
+        blocking=blocking,
+        ctx_param=ctx_param,
+        converters=tuple((n, ps.convert) for n, ps in schemas.items() if ps.convert is not None),
+        result_kind=result_kind,
+        definition=definition,
+        accepts=list(params),
+    )
+
+
+def _dumps(value: Any) -> bytes:
+    if isinstance(value, msgspec.Struct):
+        return msgspec.json.encode(value)
+    pyd = sys.modules.get("pydantic")
+    if pyd is not None and isinstance(value, pyd.BaseModel):
+        return value.model_dump_json(by_alias=True).encode()
+    return orjson.dumps(value, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        return msgspec.to_builtins(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    pyd = sys.modules.get("pydantic")
+    if pyd is not None and isinstance(value, pyd.BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, (set, frozenset)):
+        return list(value)  # pyright: ignore[reportUnknownArgumentType]
+    raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
+
+
+def _block(item: Any) -> dict[str, Any]:
+    if isinstance(item, CONTENT_TYPES):
+        return item.to_json()
+    if isinstance(item, str):
+        return {"type": "text", "text": item}
+    return {"type": "text", "text": _dumps(item).decode()}
+
+
+def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
+    """Answers `handle` with `value` shaped as a CallToolResult (serialized once)."""
+    kind = spec.result_kind
+    if kind == RESULT_TEXT and value.__class__ is str:
+        handle.respond_text(value)
+    elif kind == RESULT_WRAPPED:
+        handle.respond_structured(_dumps({"result": value}), value if isinstance(value, str) else _dumps(value).decode())
+    elif kind == RESULT_OBJECT:
+        handle.respond_structured(_dumps(value))
+    elif isinstance(value, str):
+        handle.respond_text(value)
+    elif value is None:
+        handle.respond_content(b"[]")
+    elif isinstance(value, CONTENT_TYPES):
+        handle.respond_content(orjson.dumps([value.to_json()]))
+    elif isinstance(value, (list, tuple)):
+        items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+        handle.respond_content(orjson.dumps([_block(i) for i in items]))
+    elif isinstance(value, dict) or dataclasses.is_dataclass(value) or isinstance(value, msgspec.Struct):
+        handle.respond_structured(_dumps(value))
+    else:
+        pyd = sys.modules.get("pydantic")
+        if pyd is not None and isinstance(value, pyd.BaseModel):
+            handle.respond_structured(_dumps(value))
+        else:
+            handle.respond_text(_dumps(value).decode())

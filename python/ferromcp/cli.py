@@ -1,0 +1,54 @@
+"""`ferromcp run path/to/app.py[:server]`: load a module or file and serve the Server it defines."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from ._server import Server
+
+__all__ = ["load_server", "main"]
+
+_CONVENTIONAL_NAMES = ("server", "mcp", "app")
+
+
+def load_server(target: str) -> Server:
+    """`app.py`, `app.py:server`, `package.module` or `package.module:server` → the Server object."""
+    location, _, attr = target.partition(":")
+    if location.endswith(".py") or Path(location).is_file():
+        path = Path(location).resolve()
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"ferromcp: cannot load {location}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        sys.path.insert(0, str(path.parent))
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(location)
+    if attr:
+        found = getattr(module, attr, None)
+        if not isinstance(found, Server):
+            raise SystemExit(f"ferromcp: {target} is not a ferromcp.Server")
+        return found
+    for name in _CONVENTIONAL_NAMES:
+        found = getattr(module, name, None)
+        if isinstance(found, Server):
+            return found
+    servers = [v for v in vars(module).values() if isinstance(v, Server)]
+    if len(servers) == 1:
+        return servers[0]
+    raise SystemExit(f"ferromcp: found {len(servers)} Server objects in {location}; name one as {location}:NAME")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ferromcp", description="Serve a ferromcp Server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve the Server defined in a file or module")
+    run.add_argument("target", help="path/to/app.py[:server] or package.module[:server]")
+    run.add_argument("--transport", "-t", choices=["stdio"], default="stdio")
+    args = parser.parse_args(argv)
+    load_server(args.target).run(args.transport)

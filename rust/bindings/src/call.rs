@@ -1,0 +1,119 @@
+//! `CallHandle`: one tool call in flight. Python answers it exactly once; the JSON-RPC envelope is built here.
+
+use crate::convert::id_to_py;
+use ferromcp_core::jsonrpc::push_json_string;
+use ferromcp_core::Call;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::sync::Arc;
+
+#[pyclass(frozen, module = "ferromcp._core")]
+pub struct CallHandle {
+    pub call: Arc<Call>,
+}
+
+impl CallHandle {
+    /// The key Python uses to find this call's task when a cancellation arrives.
+    pub fn key_of(call: &Arc<Call>) -> usize {
+        Arc::as_ptr(call) as usize
+    }
+}
+
+fn text_block(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
+    push_json_string(out, text);
+    out.push(b'}');
+}
+
+fn close_result(out: &mut Vec<u8>, is_error: bool) {
+    if is_error {
+        out.extend_from_slice(b",\"isError\":true");
+    }
+    out.push(b'}');
+}
+
+#[pymethods]
+impl CallHandle {
+    #[getter]
+    fn key(&self) -> usize {
+        Self::key_of(&self.call)
+    }
+
+    #[getter]
+    fn request_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        id_to_py(py, self.call.id.json())
+    }
+
+    #[getter]
+    fn progress_token<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.call.progress_token().map(|t| id_to_py(py, t)).transpose()
+    }
+
+    #[getter]
+    fn tool_id(&self) -> u32 {
+        self.call.tool_id
+    }
+
+    /// False once answered or cancelled by the client.
+    #[getter]
+    fn active(&self) -> bool {
+        self.call.is_active()
+    }
+
+    /// `{"content":[{"type":"text","text":text}]}`.
+    #[pyo3(signature = (text, is_error=false))]
+    fn respond_text(&self, text: &str, is_error: bool) -> bool {
+        let mut out = Vec::with_capacity(48 + text.len());
+        out.extend_from_slice(b"{\"content\":[");
+        text_block(&mut out, text);
+        out.push(b']');
+        close_result(&mut out, is_error);
+        self.call.respond(&out)
+    }
+
+    /// Structured output: `structuredContent` is `structured` (JSON bytes, spliced as is) and the content is one
+    /// text block holding `text`, or the same JSON when `text` is None.
+    #[pyo3(signature = (structured, text=None))]
+    fn respond_structured(&self, structured: &[u8], text: Option<&str>) -> PyResult<bool> {
+        let json = std::str::from_utf8(structured).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let shown = text.unwrap_or(json);
+        let mut out = Vec::with_capacity(64 + shown.len() + 2 * json.len());
+        out.extend_from_slice(b"{\"content\":[");
+        text_block(&mut out, shown);
+        out.extend_from_slice(b"],\"structuredContent\":");
+        out.extend_from_slice(structured);
+        out.push(b'}');
+        Ok(self.call.respond(&out))
+    }
+
+    /// `content` is a JSON array of content blocks; `structured` optional JSON bytes.
+    #[pyo3(signature = (content, structured=None, is_error=false))]
+    fn respond_content(&self, content: &[u8], structured: Option<&[u8]>, is_error: bool) -> bool {
+        let mut out = Vec::with_capacity(48 + content.len() + structured.map_or(0, <[u8]>::len));
+        out.extend_from_slice(b"{\"content\":");
+        out.extend_from_slice(content);
+        if let Some(s) = structured {
+            out.extend_from_slice(b",\"structuredContent\":");
+            out.extend_from_slice(s);
+        }
+        close_result(&mut out, is_error);
+        self.call.respond(&out)
+    }
+
+    /// Answers with a JSON-RPC error instead of a result.
+    fn respond_error(&self, code: i32, message: &str) -> bool {
+        self.call.respond_error(code, message)
+    }
+
+    /// Sends `notifications/progress` when the client asked for progress. Returns whether it was sent.
+    #[pyo3(signature = (progress, total=None, message=None))]
+    fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> bool {
+        self.call.progress(progress, total, message)
+    }
+
+    /// Sends `notifications/message` if the session's level allows it. `data` is JSON bytes.
+    #[pyo3(signature = (level, data, logger=None))]
+    fn log(&self, level: &str, data: &[u8], logger: Option<&str>) -> PyResult<bool> {
+        self.call.log(level, logger, data).map_err(PyValueError::new_err)
+    }
+}

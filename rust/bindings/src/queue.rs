@@ -1,0 +1,104 @@
+//! The hand-off from I/O threads to the Python loop thread.
+//!
+//! I/O threads push events without the GIL and write one byte to a socketpair only when the consumer is not
+//! already due to wake (an armed flag), so a burst of N calls costs one wake-up. The loop's reader callback
+//! calls `drain`, which clears the flag *before* taking the queue: an event pushed after the take re-arms and
+//! writes again, so none is ever stranded.
+
+use crate::call::CallHandle;
+use crate::convert::map_to_py;
+use ferromcp_core::{Call, Dispatcher};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+enum Event {
+    Call(Arc<Call>, Value),
+    Cancel(usize),
+    Closed,
+}
+
+pub struct Queue {
+    events: Mutex<Vec<Event>>,
+    armed: AtomicBool,
+    wake_tx: UnixStream,
+    wake_rx: UnixStream,
+}
+
+impl Queue {
+    pub fn new() -> std::io::Result<Arc<Queue>> {
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        Ok(Arc::new(Queue {
+            events: Mutex::new(Vec::new()),
+            armed: AtomicBool::new(false),
+            wake_tx,
+            wake_rx,
+        }))
+    }
+
+    pub fn wake_fd(&self) -> i32 {
+        self.wake_rx.as_raw_fd()
+    }
+
+    fn push(&self, event: Event) {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+        if !self.armed.swap(true, Ordering::AcqRel) {
+            // WouldBlock means bytes are already pending, which wakes the loop just the same.
+            let _ = (&self.wake_tx).write(&[1]);
+        }
+    }
+
+    /// Takes every ready event as Python objects: `(CallHandle, tool_id, arguments)` for a call, the call's key
+    /// (int) for a cancellation, `None` when the input closed.
+    pub fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut sink = [0u8; 256];
+        while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
+        self.armed.store(false, Ordering::SeqCst);
+        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()));
+        let out = PyList::empty(py);
+        for event in events {
+            match event {
+                Event::Call(call, args) => {
+                    let tool_id = call.tool_id;
+                    let args = match &args {
+                        Value::Object(map) => map_to_py(py, map)?,
+                        _ => pyo3::types::PyDict::new(py),
+                    };
+                    let handle = Bound::new(py, CallHandle { call })?;
+                    out.append(PyTuple::new(
+                        py,
+                        [
+                            handle.into_any(),
+                            tool_id.into_pyobject(py)?.into_any(),
+                            args.into_any(),
+                        ],
+                    )?)?;
+                }
+                Event::Cancel(key) => out.append(key)?,
+                Event::Closed => out.append(py.None())?,
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Dispatcher for Queue {
+    fn call(&self, call: Arc<Call>, arguments: Value) {
+        self.push(Event::Call(call, arguments));
+    }
+
+    fn cancel(&self, call: &Arc<Call>) {
+        self.push(Event::Cancel(CallHandle::key_of(call)));
+    }
+
+    fn closed(&self) {
+        self.push(Event::Closed);
+    }
+}

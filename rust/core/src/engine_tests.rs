@@ -1,0 +1,314 @@
+use super::*;
+use crate::session::Dispatcher;
+use serde_json::json;
+
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<(Value, OutKind)>>,
+}
+
+impl Outbound for Recorder {
+    fn send(&self, msg: Vec<u8>, kind: OutKind) {
+        let v: Value = serde_json::from_slice(&msg).unwrap_or_else(|e| panic!("server sent invalid JSON: {e}"));
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).push((v, kind));
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<Value> {
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Calls {
+    calls: Mutex<Vec<(Arc<Call>, Value)>>,
+    cancelled: Mutex<Vec<String>>,
+}
+
+impl Dispatcher for Calls {
+    fn call(&self, call: Arc<Call>, arguments: Value) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((call, arguments));
+    }
+    fn cancel(&self, call: &Arc<Call>) {
+        self.cancelled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call.id.json().to_owned());
+    }
+    fn closed(&self) {}
+}
+
+impl Calls {
+    fn take(&self) -> Vec<(Arc<Call>, Value)> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+struct Fixture {
+    engine: Engine,
+    out: Arc<Recorder>,
+    calls: Arc<Calls>,
+    session: Arc<Session>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let engine = Engine::new(ServerConfig {
+            server_info: json!({"name": "t", "version": "1"}),
+            instructions: Some("be nice".into()),
+            page_size: 2,
+        });
+        let add = r#"{"name":"add","description":"Add","inputSchema":{"type":"object",
+            "properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}}"#;
+        engine.add_tool(Tool::new(7, add, Some(["a".into(), "b".into()].into())).unwrap_or_else(|e| panic!("{e}")));
+        let echo = r#"{"name":"echo","inputSchema":{"type":"object"}}"#;
+        engine.add_tool(Tool::new(8, echo, None).unwrap_or_else(|e| panic!("{e}")));
+        let out = Arc::new(Recorder::default());
+        let calls = Arc::new(Calls::default());
+        let session = Session::new(out.clone(), calls.clone());
+        Fixture {
+            engine,
+            out,
+            calls,
+            session,
+        }
+    }
+
+    fn send(&self, msg: Value) -> Vec<Value> {
+        self.engine.handle(&self.session, msg.to_string().as_bytes());
+        self.out.take()
+    }
+
+    fn init(&self, version: &str) -> Value {
+        let mut r = self.send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name":"c","version":"1"}}}));
+        self.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        r.remove(0)
+    }
+}
+
+fn code(v: &Value) -> i64 {
+    v["error"]["code"].as_i64().unwrap_or(0)
+}
+
+#[test]
+fn initialize_negotiates_and_describes_the_server() {
+    let f = Fixture::new();
+    let r = f.init("2025-06-18");
+    assert_eq!(r["result"]["protocolVersion"], "2025-06-18");
+    assert_eq!(r["result"]["serverInfo"]["name"], "t");
+    assert_eq!(r["result"]["instructions"], "be nice");
+    assert_eq!(r["result"]["capabilities"]["tools"]["listChanged"], true);
+    let again = f.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}));
+    assert_eq!(code(&again[0]), -32600);
+
+    let f = Fixture::new();
+    assert_eq!(f.init("2026-07-28")["result"]["protocolVersion"], "2025-11-25");
+}
+
+#[test]
+fn requests_before_initialize_are_refused_except_ping() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.send(json!({"jsonrpc":"2.0","id":1,"method":"ping"}))[0]["result"],
+        json!({})
+    );
+    assert_eq!(
+        code(&f.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}))[0]),
+        -32600
+    );
+}
+
+#[test]
+fn ping_is_exactly_empty() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    let r = f.send(json!({"jsonrpc":"2.0","id":"p","method":"ping"}));
+    assert_eq!(r, vec![json!({"jsonrpc":"2.0","id":"p","result":{}})]);
+}
+
+#[test]
+fn tools_list_pages() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    let r = f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    assert_eq!(r[0]["result"]["tools"].as_array().map(Vec::len), Some(2));
+    assert!(r[0]["result"].get("nextCursor").is_none());
+    let bad = f.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":"zz"}}));
+    assert_eq!(code(&bad[0]), -32602);
+}
+
+#[test]
+fn tool_call_is_validated_filtered_and_dispatched() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    let none = f.send(json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{
+        "name":"add","arguments":{"a":1,"b":2,"extra":true},"_meta":{"progressToken":"tok"}}}));
+    assert!(none.is_empty());
+    let mut calls = f.calls.take();
+    assert_eq!(calls.len(), 1);
+    let (call, args) = calls.remove(0);
+    assert_eq!(args, json!({"a":1,"b":2}));
+    assert_eq!(call.tool_id, 7);
+    assert_eq!(call.progress_token(), Some("\"tok\""));
+    assert_eq!(f.session.in_flight(), 1);
+
+    assert!(call.progress(1.0, Some(2.0), Some("half")));
+    assert!(call.respond(br#"{"content":[]}"#));
+    assert!(!call.respond(br#"{"content":[]}"#), "a call is answered once");
+    let sent = f.out.take();
+    assert_eq!(
+        sent[0]["params"],
+        json!({"progressToken":"tok","progress":1,"total":2,"message":"half"})
+    );
+    assert_eq!(sent[1], json!({"jsonrpc":"2.0","id":5,"result":{"content":[]}}));
+    assert_eq!(f.session.in_flight(), 0);
+}
+
+#[test]
+fn missing_arguments_mean_empty_object() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}));
+    assert_eq!(f.calls.take()[0].1, json!({}));
+}
+
+#[test]
+fn invalid_arguments_become_an_error_result_naming_the_path() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    let r = f.send(
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":"x","b":2}}}),
+    );
+    assert_eq!(r[0]["result"]["isError"], true);
+    let text = r[0]["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("/a") && text.contains("integer"), "{text}");
+    assert!(f.calls.take().is_empty());
+}
+
+#[test]
+fn protocol_errors() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    let unknown_tool = f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}));
+    assert_eq!(code(&unknown_tool[0]), -32602);
+    let bad_args =
+        f.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":[1]}}));
+    assert_eq!(code(&bad_args[0]), -32602);
+    let no_name = f.send(json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}}));
+    assert_eq!(code(&no_name[0]), -32602);
+    let unknown = f.send(json!({"jsonrpc":"2.0","id":4,"method":"nope/nope"}));
+    assert_eq!(code(&unknown[0]), -32601);
+    assert_eq!(unknown[0]["id"], 4);
+    let level = f.send(json!({"jsonrpc":"2.0","id":5,"method":"logging/setLevel","params":{"level":"loud"}}));
+    assert_eq!(code(&level[0]), -32602);
+
+    f.engine.handle(&f.session, b"{not json");
+    let parse = f.out.take();
+    assert_eq!(code(&parse[0]), -32700);
+    assert!(parse[0].get("id").is_none());
+    let null_id = f.send(json!({"jsonrpc":"2.0","id":null,"method":"ping"}));
+    assert_eq!(code(&null_id[0]), -32600);
+    let batch = f.send(json!([{"jsonrpc":"2.0","id":6,"method":"ping"}]));
+    assert_eq!(code(&batch[0]), -32600);
+    assert!(f
+        .send(json!({"jsonrpc":"2.0","method":"notifications/unknown"}))
+        .is_empty());
+}
+
+#[test]
+fn duplicate_in_flight_id_is_refused() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}});
+    assert!(f.send(call.clone()).is_empty());
+    assert_eq!(code(&f.send(call)[0]), -32600);
+}
+
+#[test]
+fn cancellation_suppresses_the_response() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    f.send(json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo"}}));
+    let (call, _) = f.calls.take().remove(0);
+    f.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9,"reason":"x"}}));
+    assert_eq!(
+        *f.calls.cancelled.lock().unwrap_or_else(|p| p.into_inner()),
+        vec!["9".to_owned()]
+    );
+    assert!(!call.is_active());
+    assert!(!call.respond(b"{}"));
+    assert!(f.out.take().is_empty());
+    // Unknown ids are ignored.
+    f.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"zz"}}));
+    assert_eq!(f.session.in_flight(), 0);
+}
+
+#[test]
+fn log_level_filters_messages() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}));
+    let (call, _) = f.calls.take().remove(0);
+    assert_eq!(call.log("debug", None, b"1"), Ok(true));
+    assert_eq!(f.out.take().len(), 1);
+    assert_eq!(
+        f.send(json!({"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"warning"}}))[0]["result"],
+        json!({})
+    );
+    assert_eq!(call.log("info", None, b"2"), Ok(false));
+    assert_eq!(call.log("error", Some("db"), br#"{"x":1}"#), Ok(true));
+    assert!(call.log("loud", None, b"3").is_err());
+    let sent = f.out.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["params"], json!({"level":"error","logger":"db","data":{"x":1}}));
+}
+
+#[test]
+fn batches_on_2025_03_26_sessions() {
+    let f = Fixture::new();
+    f.init("2025-03-26");
+    let r = f.send(json!([
+        {"jsonrpc":"2.0","id":1,"method":"ping"},
+        {"jsonrpc":"2.0","method":"notifications/initialized"},
+        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo"}},
+        {"jsonrpc":"2.0","id":3,"method":"nope"}
+    ]));
+    assert!(r.is_empty(), "the batch waits for the dispatched call");
+    let (call, _) = f.calls.take().remove(0);
+    call.respond(br#"{"content":[]}"#);
+    let r = f.out.take();
+    assert_eq!(r.len(), 1);
+    let ids: Vec<i64> = r[0]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["id"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec![1, 3, 2]);
+    assert_eq!(code(&f.send(json!([]))[0]), -32600);
+}
+
+#[test]
+fn batch_with_cancelled_member_still_completes() {
+    let f = Fixture::new();
+    f.init("2025-03-26");
+    f.send(json!([
+        {"jsonrpc":"2.0","id":1,"method":"ping"},
+        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo"}}
+    ]));
+    let r = f.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn error_result_shape() {
+    let v: Value = serde_json::from_slice(&error_result("bad")).unwrap_or_default();
+    assert_eq!(v, json!({"content":[{"type":"text","text":"bad"}],"isError":true}));
+}

@@ -1,0 +1,24 @@
+//! ferromcp-core: the wire work of an MCP server, with no Python in it.
+//!
+//! - [`framing`]: newline-delimited framing with a size limit.
+//! - [`jsonrpc`]: envelope parsing (params kept raw), classification, reply encoding.
+//! - [`protocol`]: versions and their negotiation, logging levels.
+//! - [`schema`]: JSON Schema compiled once, validated many times.
+//! - [`registry`]: tools, their validators and pre-serialized list pages.
+//! - [`session`]: sessions, in-flight calls, the `Outbound` and `Dispatcher` seams.
+//! - [`engine`]: the protocol engine (built-ins, errors, dispatch).
+//! - [`stdio`]: the stdio transport.
+
+pub mod engine;
+pub mod framing;
+pub mod jsonrpc;
+pub mod protocol;
+pub mod registry;
+pub mod schema;
+pub mod session;
+pub mod stdio;
+
+pub use engine::{Engine, ServerConfig};
+pub use registry::Tool;
+pub use session::{Call, Dispatcher, OutKind, Outbound, Session};
+pub use stdio::StdioTransport;

@@ -1,0 +1,238 @@
+//! A session (one stdio process, later one HTTP session), the calls in flight on it, and where replies go.
+
+use crate::jsonrpc::{self, RequestId};
+use crate::protocol;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Whether an outgoing message answers a request or is a notification sent along the way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutKind {
+    Response,
+    Notification,
+}
+
+/// Where a session's (or one request's) outgoing messages go: the stdio writer, an HTTP response, a batch.
+pub trait Outbound: Send + Sync {
+    /// `msg` is one complete JSON-RPC message without framing.
+    fn send(&self, msg: Vec<u8>, kind: OutKind);
+    /// A request that was expected to be answered will not be (it was cancelled).
+    fn abandon(&self) {}
+}
+
+/// Receives the work that needs the embedder (the Python handlers). Called on I/O threads; must not block.
+pub trait Dispatcher: Send + Sync {
+    /// A validated tool call, with its arguments already filtered to what the handler accepts.
+    fn call(&self, call: Arc<Call>, arguments: Value);
+    /// The client cancelled a call that was handed to `call`; its response is already suppressed.
+    fn cancel(&self, call: &Arc<Call>);
+    /// The input side closed (stdin EOF): no more calls will arrive on this transport.
+    fn closed(&self);
+}
+
+pub(crate) struct SessionState {
+    pub version: Option<&'static str>,
+    pub inflight: HashMap<RequestId, Arc<Call>>,
+}
+
+pub struct Session {
+    pub(crate) out: Arc<dyn Outbound>,
+    pub(crate) dispatcher: Arc<dyn Dispatcher>,
+    state: Mutex<SessionState>,
+    /// 0 = no `logging/setLevel` yet (everything is sent), otherwise `protocol::log_rank` of the level.
+    log_rank: AtomicU8,
+}
+
+impl Session {
+    pub fn new(out: Arc<dyn Outbound>, dispatcher: Arc<dyn Dispatcher>) -> Arc<Session> {
+        Arc::new(Session {
+            out,
+            dispatcher,
+            state: Mutex::new(SessionState {
+                version: None,
+                inflight: HashMap::new(),
+            }),
+            log_rank: AtomicU8::new(0),
+        })
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, SessionState> {
+        // A panic while holding this lock cannot leave the map half-updated, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The negotiated protocol version, once `initialize` has been answered.
+    pub fn version(&self) -> Option<&'static str> {
+        self.state().version
+    }
+
+    pub(crate) fn set_log_rank(&self, rank: u8) {
+        self.log_rank.store(rank, Ordering::Relaxed);
+    }
+
+    /// Number of calls handed to the dispatcher and not yet answered or cancelled.
+    pub fn in_flight(&self) -> usize {
+        self.state().inflight.len()
+    }
+
+    pub(crate) fn forget(&self, id: &RequestId) {
+        self.state().inflight.remove(id);
+    }
+}
+
+/// One tool call in flight. The embedder answers it exactly once; later answers are ignored.
+pub struct Call {
+    pub id: RequestId,
+    pub tool_id: u32,
+    progress_token: Option<Box<RawValue>>,
+    session: Arc<Session>,
+    reply: Arc<dyn Outbound>,
+    done: AtomicBool,
+}
+
+impl Call {
+    pub(crate) fn new(
+        id: RequestId,
+        tool_id: u32,
+        progress_token: Option<Box<RawValue>>,
+        session: Arc<Session>,
+        reply: Arc<dyn Outbound>,
+    ) -> Call {
+        Call {
+            id,
+            tool_id,
+            progress_token,
+            session,
+            reply,
+            done: AtomicBool::new(false),
+        }
+    }
+
+    /// False once answered or cancelled.
+    pub fn is_active(&self) -> bool {
+        !self.done.load(Ordering::Acquire)
+    }
+
+    /// The request's `_meta.progressToken` as JSON text (string or integer), if it sent one.
+    pub fn progress_token(&self) -> Option<&str> {
+        self.progress_token.as_deref().map(RawValue::get)
+    }
+
+    fn finish(&self) -> bool {
+        if self.done.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.session.forget(&self.id);
+        true
+    }
+
+    /// Marks the call cancelled; true if it was still active.
+    pub(crate) fn cancel(&self) -> bool {
+        if self.done.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.reply.abandon();
+        true
+    }
+
+    /// Answers with a result object given as JSON bytes. Returns false if the call was already finished.
+    pub fn respond(&self, result: &[u8]) -> bool {
+        if !self.finish() {
+            return false;
+        }
+        self.reply
+            .send(jsonrpc::result_response(&self.id, result), OutKind::Response);
+        true
+    }
+
+    /// Answers with a JSON-RPC error.
+    pub fn respond_error(&self, code: i32, message: &str) -> bool {
+        if !self.finish() {
+            return false;
+        }
+        self.reply.send(
+            jsonrpc::error_response(Some(&self.id), code, message, None),
+            OutKind::Response,
+        );
+        true
+    }
+
+    /// Sends `notifications/progress` if the request asked for progress and is still active.
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> bool {
+        let Some(token) = self.progress_token.as_deref() else {
+            return false;
+        };
+        if !self.is_active() || !progress.is_finite() {
+            return false;
+        }
+        let mut params = Vec::with_capacity(96);
+        params.extend_from_slice(b"{\"progressToken\":");
+        params.extend_from_slice(token.get().as_bytes());
+        params.extend_from_slice(b",\"progress\":");
+        push_number(&mut params, progress);
+        if let Some(total) = total.filter(|t| t.is_finite()) {
+            params.extend_from_slice(b",\"total\":");
+            push_number(&mut params, total);
+        }
+        if let Some(message) = message {
+            params.extend_from_slice(b",\"message\":");
+            jsonrpc::push_json_string(&mut params, message);
+        }
+        params.push(b'}');
+        self.reply.send(
+            jsonrpc::notification("notifications/progress", &params),
+            OutKind::Notification,
+        );
+        true
+    }
+
+    /// Sends `notifications/message` if the session's level lets `level` through. `data` is JSON bytes.
+    pub fn log(&self, level: &str, logger: Option<&str>, data: &[u8]) -> Result<bool, String> {
+        let rank = protocol::log_rank(level).ok_or_else(|| format!("unknown log level {level:?}"))?;
+        if rank < self.session.log_rank.load(Ordering::Relaxed) || !self.is_active() {
+            return Ok(false);
+        }
+        let mut params = Vec::with_capacity(48 + data.len());
+        params.extend_from_slice(b"{\"level\":\"");
+        params.extend_from_slice(level.as_bytes());
+        params.push(b'"');
+        if let Some(logger) = logger {
+            params.extend_from_slice(b",\"logger\":");
+            jsonrpc::push_json_string(&mut params, logger);
+        }
+        params.extend_from_slice(b",\"data\":");
+        params.extend_from_slice(data);
+        params.push(b'}');
+        self.reply.send(
+            jsonrpc::notification("notifications/message", &params),
+            OutKind::Notification,
+        );
+        Ok(true)
+    }
+}
+
+/// Integers print without a fraction (`50`, not `50.0`).
+fn push_number(out: &mut Vec<u8>, n: f64) {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        out.extend_from_slice((n as i64).to_string().as_bytes());
+    } else {
+        out.extend_from_slice(n.to_string().as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_number;
+
+    #[test]
+    fn numbers() {
+        let mut v = Vec::new();
+        push_number(&mut v, 50.0);
+        v.push(b' ');
+        push_number(&mut v, 0.25);
+        assert_eq!(v, b"50 0.25");
+    }
+}
