@@ -90,7 +90,7 @@ def _pydantic_param(tp: Any) -> ParamSchema:
     pyd = _pydantic()
     assert pyd is not None
     adapter = pyd.TypeAdapter(tp)
-    schema: dict[str, Any] = adapter.json_schema(ref_template=_REF_TEMPLATE)
+    schema: dict[str, Any] = adapter.json_schema(ref_template="#/$defs/{model}")
     return ParamSchema(schema, adapter.validate_python)
 
 

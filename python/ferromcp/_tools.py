@@ -15,7 +15,7 @@ import msgspec
 import orjson
 
 from . import _schema
-from ._content import CONTENT_TYPES
+from ._content import CONTENT_TYPES, downgrade_block
 from ._context import Context
 
 if typing.TYPE_CHECKING:
@@ -23,6 +23,7 @@ if typing.TYPE_CHECKING:
 
 __all__ = ["ToolError", "ToolSpec", "build_tool"]
 
+LATEST_VERSION = "2025-11-25"
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
@@ -76,11 +77,18 @@ def _result_kind(tp: Any, structured_output: bool | None) -> tuple[int, dict[str
     schema = _schema.object_schema(tp)
     if schema is not None:
         return RESULT_OBJECT, schema
+    if _mentions_any(base):
+        # `list[Any]` and the like promise nothing a client could validate, and often carry content blocks.
+        return RESULT_DYNAMIC, None
     wrapped = {"type": "object", "properties": {"result": _schema.value_schema(tp)}, "required": ["result"]}
     defs = wrapped["properties"]["result"].pop("$defs", None)
     if defs:
         wrapped["$defs"] = defs
     return RESULT_WRAPPED, wrapped
+
+
+def _mentions_any(tp: Any) -> bool:
+    return tp is Any or any(_mentions_any(a) for a in typing.get_args(tp))
 
 
 def _is_content_type(tp: Any) -> bool:
@@ -220,12 +228,28 @@ def _block(item: Any) -> dict[str, Any]:
     return {"type": "text", "text": _dumps(item).decode()}
 
 
+def _content_json(handle: CallHandle, blocks: list[dict[str, Any]]) -> bytes:
+    version = handle.protocol_version or LATEST_VERSION
+    if version < "2025-06-18":
+        blocks = [downgrade_block(b, version) for b in blocks]
+    return orjson.dumps(blocks)
+
+
+def _has_content(value: Any) -> bool:
+    if isinstance(value, CONTENT_TYPES):
+        return True
+    if isinstance(value, (list, tuple)):
+        items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+        return any(isinstance(i, CONTENT_TYPES) for i in items)
+    return False
+
+
 def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
     """Answers `handle` with `value` shaped as a CallToolResult (serialized once)."""
     kind = spec.result_kind
     if kind == RESULT_TEXT and value.__class__ is str:
         handle.respond_text(value)
-    elif kind == RESULT_WRAPPED:
+    elif kind == RESULT_WRAPPED and not _has_content(value):
         handle.respond_structured(_dumps({"result": value}), value if isinstance(value, str) else _dumps(value).decode())
     elif kind == RESULT_OBJECT:
         handle.respond_structured(_dumps(value))
@@ -234,10 +258,10 @@ def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
     elif value is None:
         handle.respond_content(b"[]")
     elif isinstance(value, CONTENT_TYPES):
-        handle.respond_content(orjson.dumps([value.to_json()]))
+        handle.respond_content(_content_json(handle, [value.to_json()]))
     elif isinstance(value, (list, tuple)):
         items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
-        handle.respond_content(orjson.dumps([_block(i) for i in items]))
+        handle.respond_content(_content_json(handle, [_block(i) for i in items]))
     elif isinstance(value, dict) or dataclasses.is_dataclass(value) or isinstance(value, msgspec.Struct):
         handle.respond_structured(_dumps(value))
     else:

@@ -54,6 +54,12 @@ impl CallHandle {
         self.call.tool_id
     }
 
+    /// The protocol version of the call's session (e.g. "2025-11-25").
+    #[getter]
+    fn protocol_version(&self) -> Option<&'static str> {
+        self.call.protocol_version()
+    }
+
     /// False once answered or cancelled by the client.
     #[getter]
     fn active(&self) -> bool {

@@ -116,6 +116,11 @@ impl Call {
         !self.done.load(Ordering::Acquire)
     }
 
+    /// The protocol version negotiated on the call's session.
+    pub fn protocol_version(&self) -> Option<&'static str> {
+        self.session.version()
+    }
+
     /// The request's `_meta.progressToken` as JSON text (string or integer), if it sent one.
     pub fn progress_token(&self) -> Option<&str> {
         self.progress_token.as_deref().map(RawValue::get)

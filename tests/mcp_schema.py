@@ -1,0 +1,123 @@
+"""Validation of server messages against the official MCP JSON Schema of a protocol version.
+
+The schemas are read from the specification data beside the repository (`../shared/spec/schema/<version>/`),
+or from `$FERROMCP_SPEC_DIR/schema/<version>/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Result type of each request method's response.
+RESULT_TYPES = {
+    "initialize": "InitializeResult",
+    "ping": "EmptyResult",
+    "logging/setLevel": "EmptyResult",
+    "tools/list": "ListToolsResult",
+    "tools/call": "CallToolResult",
+}
+NOTIFICATION_TYPES = {
+    "notifications/progress": "ProgressNotification",
+    "notifications/message": "LoggingMessageNotification",
+}
+
+
+def spec_dir() -> Path:
+    env = os.environ.get("FERROMCP_SPEC_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(ROOT.parent / "shared" / "spec")
+    for c in candidates:
+        if (c / "schema").is_dir():
+            return c
+    raise RuntimeError(
+        "The official MCP schemas were not found: set FERROMCP_SPEC_DIR to a directory holding "
+        "schema/<version>/schema.json (tried: " + ", ".join(map(str, candidates)) + ")"
+    )
+
+
+@functools.cache
+def _root(version: str) -> dict[str, Any]:
+    return json.loads((spec_dir() / "schema" / version / "schema.json").read_text())
+
+
+@functools.cache
+def _validator(version: str, definition: str) -> Any:
+    root = _root(version)
+    defs_key = "$defs" if "$defs" in root else "definitions"
+    if definition not in root[defs_key]:
+        raise KeyError(f"{definition} is not defined in the {version} schema")
+    schema = {**root, "$ref": f"#/{defs_key}/{definition}"}
+    cls = jsonschema.validators.validator_for(root)
+    return cls(schema)
+
+
+def has_definition(version: str, definition: str) -> bool:
+    root = _root(version)
+    return definition in root.get("$defs", root.get("definitions", {}))
+
+
+def validate(version: str, definition: str, instance: Any) -> None:
+    errors = sorted(_validator(version, definition).iter_errors(instance), key=lambda e: list(e.path))
+    if errors:
+        details = "; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+        raise AssertionError(f"not a valid {version} {definition}: {details}\n{json.dumps(instance)[:2000]}")
+
+
+def check_server_message(version: str, msg: Any, methods: dict[Any, str]) -> None:
+    """Checks one message the server wrote. `methods` maps the client's request ids to their methods."""
+    if isinstance(msg, list):
+        assert msg, "empty batch response"
+        for item in msg:
+            check_server_message(version, item, methods)
+        return
+    assert isinstance(msg, dict), msg
+    if "error" in msg:
+        if "id" not in msg:
+            # Only 2025-11-25 and later can express an error whose request id could not be read.
+            validate("2025-11-25", "JSONRPCErrorResponse", msg)
+        else:
+            validate(version, "JSONRPCErrorResponse" if has_definition(version, "JSONRPCErrorResponse") else "JSONRPCError", msg)
+        return
+    if "result" in msg:
+        envelope = "JSONRPCResultResponse" if has_definition(version, "JSONRPCResultResponse") else "JSONRPCResponse"
+        validate(version, envelope, msg)
+        method = methods.get(msg["id"])
+        assert method is not None, f"response to an id the client never sent: {msg}"
+        validate(version, RESULT_TYPES[method], msg["result"])
+        if RESULT_TYPES[method] == "EmptyResult":
+            assert msg["result"] == {}, msg
+        return
+    assert "id" not in msg, f"the server sent a request: {msg}"
+    validate(version, "JSONRPCNotification", msg)
+    validate(version, NOTIFICATION_TYPES[msg["method"]], msg)
+
+
+def check_transcript(lines: list[tuple[str, str]], version: str | None = None) -> list[Any]:
+    """Validates every server line of a transcript [(direction, line)]; returns the server messages."""
+    methods: dict[Any, str] = {}
+    out: list[Any] = []
+    for direction, line in lines:
+        if direction == "in":
+            try:
+                sent = json.loads(line)
+            except ValueError:
+                continue
+            for item in sent if isinstance(sent, list) else [sent]:
+                if isinstance(item, dict) and "id" in item and "method" in item:
+                    methods[item["id"]] = item["method"]
+            continue
+        assert line.endswith("\n") and "\n" not in line[:-1], f"not one line: {line!r}"
+        msg = json.loads(line)
+        if version is None and isinstance(msg, dict) and methods.get(msg.get("id")) == "initialize":
+            version = msg["result"]["protocolVersion"]
+        check_server_message(version or "2025-11-25", msg, methods)
+        out.append(msg)
+    return out

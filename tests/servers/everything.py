@@ -1,0 +1,218 @@
+"""A server exercising the whole tool API; the interop tests drive it through the official client."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+import msgspec
+import pydantic
+
+from ferromcp import Audio, Context, EmbeddedResource, Image, ResourceLink, Server, ToolError
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+server = Server("everything", "2.0.0", title="Everything", instructions="Test fixture server.")
+state: dict[str, Any] = {"cancelled": [], "slow_started": asyncio.Event}
+
+
+@server.tool
+def echo(text: str) -> str:
+    """Echo the text."""
+    return text
+
+
+@server.tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool
+def scale(x: float, factor: float = 2.0) -> float:
+    """Multiply x by factor (ints are accepted as floats)."""
+    assert isinstance(x, float) and isinstance(factor, float)
+    return x * factor
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+class Address(TypedDict):
+    street: str
+    zip: str
+
+
+class Tag(msgspec.Struct):
+    key: str
+    value: int = 0
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int = pydantic.Field(ge=0)
+
+
+@dataclass
+class Summary:
+    color: str
+    street: str
+    tags: int
+    point_sum: int
+    person: str
+    level: str
+    note: str | None
+
+
+@server.tool(name="typed", title="Typed arguments", annotations={"readOnlyHint": True})
+def typed_tool(
+    color: Color,
+    address: Address,
+    tags: list[Tag],
+    point: Point,
+    person: Person,
+    level: Literal["low", "high"] = "low",
+    note: str | None = None,
+    count: Annotated[int, msgspec.Meta(ge=1, le=10, description="How many")] = 1,
+    label: Annotated[str, "A short label"] = "x",
+) -> Summary:
+    """Every kind of argument type."""
+    assert isinstance(color, Color) and isinstance(point, Point) and isinstance(person, Person)
+    assert all(isinstance(t, Tag) for t in tags)
+    return Summary(color.value, address["street"], len(tags), point.x + point.y, person.name, level, note)
+
+
+@server.tool
+def pydantic_field(query: Annotated[str, pydantic.Field(description="What to look for", min_length=2)]) -> str:
+    """A pydantic Field in Annotated."""
+    return query.upper()
+
+
+@server.tool
+async def slow_add(a: int, b: int) -> int:
+    """Add after a short sleep (async)."""
+    await asyncio.sleep(0.05)
+    return a + b
+
+
+@server.tool(blocking=True)
+def blocking_sleep(seconds: float) -> str:
+    """Sleeps on a worker thread."""
+    time.sleep(seconds)
+    return "slept"
+
+
+@server.tool
+async def progress(steps: int, ctx: Context) -> str:
+    """Report progress steps, then finish."""
+    for i in range(1, steps + 1):
+        await ctx.report_progress(i, steps, f"step {i}")
+    return f"done {ctx.progress_token!r}"
+
+
+@server.tool
+async def logs(ctx: Context) -> str:
+    """Log at several levels."""
+    await ctx.debug("debug message")
+    await ctx.info({"structured": True})
+    await ctx.warning("careful", logger_name="custom")
+    await ctx.error("bad thing")
+    return "logged"
+
+
+@server.tool
+async def wait_forever(ctx: Context) -> str:
+    """Sleeps until cancelled; records the cancellation."""
+    await ctx.info("started")
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        state["cancelled"].append(ctx.request_id)
+        raise
+    return "not cancelled"
+
+
+@server.tool
+def cancelled_ids() -> list[str]:
+    """Ids of calls that observed cancellation."""
+    return [str(i) for i in state["cancelled"]]
+
+
+@server.tool
+def request_info(ctx: Context) -> dict[str, Any]:
+    """The request id and progress token as the tool sees them."""
+    return {"request_id": ctx.request_id, "progress_token": ctx.progress_token}
+
+
+@server.tool
+def fail_tool_error() -> str:
+    """Raises ToolError."""
+    raise ToolError("this tool failed on purpose")
+
+
+@server.tool
+def fail_crash() -> str:
+    """Raises an unexpected exception."""
+    raise RuntimeError("kaboom")
+
+
+@server.tool
+def noisy() -> str:
+    """print()s to stdout, which must not reach the protocol stream."""
+    print("this line must go to stderr")
+    return "quiet"
+
+
+@server.tool
+def image() -> Image:
+    """One image."""
+    return Image(data=PNG, mime_type="image/png")
+
+
+@server.tool
+def audio() -> Audio:
+    """One audio clip from bytes."""
+    return Audio(data=b"RIFF....WAVE", format="wav")
+
+
+@server.tool
+def mixed() -> list[Any]:
+    """Several blocks of different kinds."""
+    return [
+        "some text",
+        Image(data=PNG, mime_type="image/png"),
+        EmbeddedResource("test://doc", text="embedded text", mime_type="text/plain"),
+        ResourceLink("test://link", "link", mime_type="text/plain", description="a link"),
+        {"k": 1},
+    ]
+
+
+@server.tool
+def nothing() -> None:
+    """Returns None."""
+
+
+@server.tool
+def untyped(value):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+    """No annotations at all: the value comes back as JSON text."""
+    return value
+
+
+@server.tool(output_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]})
+def explicit_output() -> dict[str, bool]:
+    """Explicit output schema."""
+    return {"ok": True}
+
+
+if __name__ == "__main__":
+    server.run()
