@@ -1,7 +1,7 @@
 """Talk to an MCP server over stdio with the official MCP Python SDK client.
 
-    python examples/talk.py examples/quickstart.py          # list the tools and call each with sample input
-    python examples/talk.py examples/quickstart.py -i       # then type calls yourself: add {"a": 1, "b": 2}
+python examples/talk.py examples/quickstart.py          # list the tools and call each with sample input
+python examples/talk.py examples/quickstart.py -i       # then type calls yourself: add {"a": 1, "b": 2}
 """
 
 from __future__ import annotations

@@ -106,9 +106,11 @@ class RawServer:
         return self.recv()
 
     def initialize(self, version: str = "2025-11-25") -> Any:
-        result = self.request(0, "initialize", {
-            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}
-        })
+        result = self.request(
+            0,
+            "initialize",
+            {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+        )
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return result
 

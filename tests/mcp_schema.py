@@ -84,7 +84,11 @@ def check_server_message(version: str, msg: Any, methods: dict[Any, str]) -> Non
             # Only 2025-11-25 and later can express an error whose request id could not be read.
             validate("2025-11-25", "JSONRPCErrorResponse", msg)
         else:
-            validate(version, "JSONRPCErrorResponse" if has_definition(version, "JSONRPCErrorResponse") else "JSONRPCError", msg)
+            validate(
+                version,
+                "JSONRPCErrorResponse" if has_definition(version, "JSONRPCErrorResponse") else "JSONRPCError",
+                msg,
+            )
         return
     if "result" in msg:
         envelope = "JSONRPCResultResponse" if has_definition(version, "JSONRPCResultResponse") else "JSONRPCResponse"

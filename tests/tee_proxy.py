@@ -6,6 +6,7 @@ server wrote (against the official schema) without trusting the client's parsed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -24,10 +25,8 @@ def pump(src: IO[bytes], dst: IO[bytes], log: IO[str], direction: str, lock: thr
             dst.flush()
         except (BrokenPipeError, ValueError):
             break
-    try:
+    with contextlib.suppress(BrokenPipeError, ValueError):
         dst.close()
-    except (BrokenPipeError, ValueError):
-        pass
 
 
 def main() -> int:
@@ -37,9 +36,7 @@ def main() -> int:
     assert child.stdin is not None and child.stdout is not None
     lock = threading.Lock()
     with open(log_path, "a", encoding="utf-8") as log:
-        to_server = threading.Thread(
-            target=pump, args=(sys.stdin.buffer, child.stdin, log, "in", lock), daemon=True
-        )
+        to_server = threading.Thread(target=pump, args=(sys.stdin.buffer, child.stdin, log, "in", lock), daemon=True)
         to_server.start()
         pump(child.stdout, sys.stdout.buffer, log, "out", lock)
         code = child.wait()

@@ -10,7 +10,12 @@ import pytest
 from tests import mcp_schema
 from tests.conftest import RawServer
 
-GOOD_CALL = {"jsonrpc": "2.0", "id": "after", "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 2}}}
+GOOD_CALL = {
+    "jsonrpc": "2.0",
+    "id": "after",
+    "method": "tools/call",
+    "params": {"name": "add", "arguments": {"a": 1, "b": 2}},
+}
 
 
 def still_serving(raw: RawServer) -> None:
@@ -57,8 +62,17 @@ def test_parse_error(raw: RawServer, line: bytes) -> None:
         ("a string", "missing"),
     ],
     ids=[
-        "null-id", "fractional-id", "array-id", "wrong-version", "no-jsonrpc", "method-not-string",
-        "params-array", "no-method", "request-with-result", "number", "string",
+        "null-id",
+        "fractional-id",
+        "array-id",
+        "wrong-version",
+        "no-jsonrpc",
+        "method-not-string",
+        "params-array",
+        "no-method",
+        "request-with-result",
+        "number",
+        "string",
     ],
 )
 def test_invalid_request(raw: RawServer, message: Any, id: Any) -> None:
@@ -119,10 +133,20 @@ def test_invalid_cursor_and_log_level(raw: RawServer) -> None:
 
 def test_invalid_arguments_are_a_tool_error_naming_the_path(raw: RawServer) -> None:
     raw.initialize()
-    reply = raw.request(10, "tools/call", {"name": "typed", "arguments": {
-        "color": "red", "address": {"street": 1, "zip": "z"}, "tags": [], "point": {"x": 1, "y": 2},
-        "person": {"name": "a", "age": -1},
-    }})
+    reply = raw.request(
+        10,
+        "tools/call",
+        {
+            "name": "typed",
+            "arguments": {
+                "color": "red",
+                "address": {"street": 1, "zip": "z"},
+                "tags": [],
+                "point": {"x": 1, "y": 2},
+                "person": {"name": "a", "age": -1},
+            },
+        },
+    )
     result = reply["result"]
     assert result["isError"] is True
     text = result["content"][0]["text"]
@@ -141,7 +165,12 @@ def test_requests_before_initialize(raw: RawServer) -> None:
 
 def test_duplicate_in_flight_id(raw: RawServer) -> None:
     raw.initialize()
-    call = {"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "blocking_sleep", "arguments": {"seconds": 0.3}}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 77,
+        "method": "tools/call",
+        "params": {"name": "blocking_sleep", "arguments": {"seconds": 0.3}},
+    }
     raw.send(call)
     raw.send(call)
     check_error(raw.recv(), -32600, 77)
@@ -153,8 +182,14 @@ def test_oversized_line_is_discarded_and_serving_continues() -> None:
     raw = RawServer()
     try:
         raw.initialize()
-        huge = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                           "params": {"name": "echo", "arguments": {"text": "x" * (5 * 1024 * 1024)}}})
+        huge = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": "x" * (5 * 1024 * 1024)}},
+            }
+        )
         raw.send_raw(huge.encode() + b"\n")
         reply = raw.recv()
         check_error(reply, -32600)

@@ -99,7 +99,13 @@ async def test_typed_arguments_are_converted(tmp_path: Path) -> None:
         result = await session.call_tool("typed", args)
         assert not result.is_error, result
         expected = {
-            "color": "green", "street": "Main", "tags": 2, "point_sum": 3, "person": "Ada", "level": "low", "note": None
+            "color": "green",
+            "street": "Main",
+            "tags": 2,
+            "point_sum": 3,
+            "person": "Ada",
+            "level": "low",
+            "note": None,
         }
         assert result.structured_content == expected
         assert json.loads(text_of(result)) == expected
@@ -164,9 +170,7 @@ async def test_progress_notifications(tmp_path: Path) -> None:
     assert seen == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
     progress = [m for m in transcript.server_messages() if m.get("method") == "notifications/progress"]
     assert len(progress) == 3
-    call = next(
-        json.loads(line) for d, line in transcript.lines() if d == "in" and '"tools/call"' in line
-    )
+    call = next(json.loads(line) for d, line in transcript.lines() if d == "in" and '"tools/call"' in line)
     token = call["params"]["_meta"]["progressToken"]
     assert all(p["params"]["progressToken"] == token for p in progress)
     assert type(progress[0]["params"]["progressToken"]) is type(token)
@@ -179,8 +183,14 @@ async def test_progress_token_types_are_echoed(tmp_path: Path) -> None:
     try:
         raw.initialize()
         for token in ("abc", 17):
-            raw.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-                      "params": {"name": "progress", "arguments": {"steps": 1}, "_meta": {"progressToken": token}}})
+            raw.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 5,
+                    "method": "tools/call",
+                    "params": {"name": "progress", "arguments": {"steps": 1}, "_meta": {"progressToken": token}},
+                }
+            )
             note = raw.recv()
             assert note["params"] == {"progressToken": token, "progress": 1, "total": 1, "message": "step 1"}
             assert raw.recv()["result"]["content"][0]["text"] == f"done {token!r}"
@@ -232,9 +242,9 @@ async def test_cancellation_stops_the_handler_and_suppresses_the_response(tmp_pa
         assert ids is not None and len(ids["result"]) == 1
         assert text_of(await session.call_tool("echo", {"text": "still here"})) == "still here"
     lines = transcript.lines()
-    call_id = next(json.loads(l)["id"] for d, l in lines if d == "in" and "wait_forever" in l)
-    assert any(d == "in" and "notifications/cancelled" in l for d, l in lines)
-    answered = [json.loads(l) for d, l in lines if d == "out"]
+    call_id = next(json.loads(line)["id"] for d, line in lines if d == "in" and "wait_forever" in line)
+    assert any(d == "in" and "notifications/cancelled" in line for d, line in lines)
+    answered = [json.loads(line) for d, line in lines if d == "out"]
     assert not any(m.get("id") == call_id for m in answered), "a cancelled call must not be answered"
 
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import msgspec
 import pytest
-
 from ferromcp import Context, Image, Server
 
 
@@ -82,7 +81,10 @@ def test_output_schemas() -> None:
 
     defs = definitions(server)
     assert defs["obj"]["outputSchema"] == {
-        "title": "Out", "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]
+        "title": "Out",
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"],
     }
     assert defs["wrapped"]["outputSchema"]["properties"]["result"] == {"type": "array", "items": {"type": "integer"}}
     assert "outputSchema" not in defs["content"]
@@ -138,6 +140,6 @@ def test_unsupported_signatures() -> None:
 
 def test_invalid_schema_is_rejected_by_the_core() -> None:
     server = Server("t")
+    server.add_tool(lambda x: x, name="x")
     with pytest.raises(ValueError, match="invalid JSON Schema"):
-        server.add_tool(lambda x: x, name="x")
         server._engine.add_tool(99, '{"name":"bad","inputSchema":{"type":"object","minProperties":"no"}}')

@@ -28,8 +28,14 @@ def test_each_version_is_echoed_and_every_message_fits_its_schema(version: str) 
         raw.request(1, "tools/list")
         raw.request(2, "ping")
         raw.request(3, "logging/setLevel", {"level": "debug"})
-        raw.send({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
-                  "params": {"name": "progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "p"}}})
+        raw.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 4,
+                "method": "tools/call",
+                "params": {"name": "progress", "arguments": {"steps": 2}, "_meta": {"progressToken": "p"}},
+            }
+        )
         for _ in range(3):
             raw.recv()
         raw.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "logs"}})
@@ -50,13 +56,20 @@ def test_unsupported_versions_get_the_latest_legacy_version(raw: RawServer, requ
 
 def test_batches_on_2025_03_26(raw: RawServer) -> None:
     raw.initialize("2025-03-26")
-    raw.send([
-        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "slow_add", "arguments": {"a": 1, "b": 1}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "nope"},
-        {"jsonrpc": "2.0", "id": None, "method": "ping"},
-    ])
+    raw.send(
+        [
+            {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "slow_add", "arguments": {"a": 1, "b": 1}},
+            },
+            {"jsonrpc": "2.0", "id": 3, "method": "nope"},
+            {"jsonrpc": "2.0", "id": None, "method": "ping"},
+        ]
+    )
     batch = raw.recv()
     assert isinstance(batch, list)
     by_id = {m.get("id"): m for m in batch}
@@ -75,10 +88,22 @@ def test_eof_lets_in_flight_calls_finish_then_exits() -> None:
     raw = RawServer()
     raw.initialize()
     for i in range(5):
-        raw.send({"jsonrpc": "2.0", "id": 100 + i, "method": "tools/call",
-                  "params": {"name": "slow_add", "arguments": {"a": i, "b": 0}}})
-    raw.send({"jsonrpc": "2.0", "id": 200, "method": "tools/call",
-              "params": {"name": "blocking_sleep", "arguments": {"seconds": 0.3}}})
+        raw.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 100 + i,
+                "method": "tools/call",
+                "params": {"name": "slow_add", "arguments": {"a": i, "b": 0}},
+            }
+        )
+    raw.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 200,
+            "method": "tools/call",
+            "params": {"name": "blocking_sleep", "arguments": {"seconds": 0.3}},
+        }
+    )
     started = time.monotonic()
     assert raw.close(timeout=10) == 0
     elapsed = time.monotonic() - started
@@ -108,7 +133,8 @@ def test_print_in_a_handler_goes_to_stderr() -> None:
 def test_print_at_import_time_goes_where_the_user_expects(tmp_path: Path) -> None:
     # Output before run() is ordinary stdout; only while serving is fd 1 reserved for the protocol.
     script = tmp_path / "chatty.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         from ferromcp import Server
         server = Server("chatty")
         @server.tool
@@ -116,14 +142,20 @@ def test_print_at_import_time_goes_where_the_user_expects(tmp_path: Path) -> Non
             print("from handler")
             return "hi"
         server.run()
-    """))
+    """)
+    )
     proc = subprocess.run(
         [sys.executable, str(script)],
-        input=b"".join(json.dumps(m).encode() + b"\n" for m in [
-            {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}},
-            {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "hello"}},
-        ]),
-        capture_output=True, timeout=30, check=True,
+        input=b"".join(
+            json.dumps(m).encode() + b"\n"
+            for m in [
+                {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}},
+                {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "hello"}},
+            ]
+        ),
+        capture_output=True,
+        timeout=30,
+        check=True,
     )
     lines = proc.stdout.decode().splitlines()
     assert [json.loads(line)["id"] for line in lines] == [0, 1]
@@ -132,13 +164,15 @@ def test_print_at_import_time_goes_where_the_user_expects(tmp_path: Path) -> Non
 
 def test_pagination_with_a_small_page_size(tmp_path: Path) -> None:
     script = tmp_path / "many.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         from ferromcp import Server
         server = Server("many", page_size=3)
         for i in range(7):
             server.add_tool(lambda i=i: i, name=f"t{i}", description=f"tool {i}")
         server.run()
-    """))
+    """)
+    )
     raw = RawServer(script)
     try:
         raw.initialize()

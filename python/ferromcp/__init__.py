@@ -1,16 +1,16 @@
 """ferromcp: a Rust-accelerated runtime for Model Context Protocol servers.
 
-    from ferromcp import Server
+from ferromcp import Server
 
-    server = Server("demo")
+server = Server("demo")
 
-    @server.tool
-    def add(a: int, b: int) -> int:
-        "Add two integers."
-        return a + b
+@server.tool
+def add(a: int, b: int) -> int:
+    "Add two integers."
+    return a + b
 
-    if __name__ == "__main__":
-        server.run()
+if __name__ == "__main__":
+    server.run()
 """
 
 from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent

@@ -30,7 +30,9 @@ class Annotations:
         return out
 
 
-def _with_annotations(block: dict[str, Any], annotations: Annotations | None, meta: dict[str, Any] | None) -> dict[str, Any]:
+def _with_annotations(
+    block: dict[str, Any], annotations: Annotations | None, meta: dict[str, Any] | None
+) -> dict[str, Any]:
     if annotations is not None:
         block["annotations"] = annotations.to_json()
     if meta is not None:

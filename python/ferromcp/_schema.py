@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import sys
 import types
 import typing
@@ -111,7 +112,7 @@ def param_schemas(hints: dict[str, Any]) -> tuple[dict[str, ParamSchema], dict[s
             [tp for tp, _ in plain.values()], ref_template=_REF_TEMPLATE
         )
         defs.update(components)
-        for (name, (tp, description)), schema in zip(plain.items(), schemas):
+        for (name, (tp, description)), schema in zip(plain.items(), schemas, strict=True):
             schema = dict(schema)
             if description is not None:
                 schema.setdefault("description", description)
@@ -145,14 +146,11 @@ def object_schema(tp: Any) -> dict[str, Any] | None:
 def _is_object_type(tp: Any) -> bool:
     if tp is dict or typing.get_origin(tp) is dict:
         return True
-    if isinstance(tp, type):
-        return (
-            dataclasses.is_dataclass(tp)
-            or issubclass(tp, msgspec.Struct)
-            or typing.is_typeddict(tp)
-            or (issubclass(tp, tuple) and hasattr(tp, "_fields"))
-        ) and not issubclass(tp, enum.Enum)
-    return False
+    if not inspect.isclass(tp) or issubclass(tp, enum.Enum):
+        return False
+    if dataclasses.is_dataclass(tp) or typing.is_typeddict(tp) or issubclass(tp, msgspec.Struct):
+        return True
+    return getattr(tp, "_fields", None) is not None and issubclass(tp, tuple)  # NamedTuple
 
 
 def value_schema(tp: Any) -> dict[str, Any]:

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Literal, TypeVar, overload
 
 import orjson
 
-from . import _core
+from ._core import Engine, StdioServer
 from ._runtime import Dispatcher
 from ._tools import ToolSpec, build_tool
 
@@ -47,7 +47,7 @@ class Server:
         self.version = version
         self.instructions = instructions
         self.max_message_size = max_message_size
-        self._engine = _core.Engine(orjson.dumps(info).decode(), instructions, page_size)
+        self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size)
         self._tools_by_id: dict[int, ToolSpec] = {}
         self._tool_ids: dict[str, int] = {}
         self._next_id = 0
@@ -177,7 +177,7 @@ class Server:
 
     async def serve_stdio(self, input_fd: int, output_fd: int) -> None:
         """Serves MCP over two file descriptors (duplicated; the caller keeps and closes its own)."""
-        transport = _core.StdioServer(self._engine, input_fd, output_fd, self.max_message_size)
+        transport = StdioServer(self._engine, input_fd, output_fd, self.max_message_size)
         dispatcher = Dispatcher(self, transport)
         dispatcher.start()
         try:
@@ -188,7 +188,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def _protocol_stdout() -> Iterator[int]:
+def _protocol_stdout() -> Generator[int, None, None]:
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)

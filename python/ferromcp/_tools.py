@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import inspect
@@ -80,8 +81,9 @@ def _result_kind(tp: Any, structured_output: bool | None) -> tuple[int, dict[str
     if _mentions_any(base):
         # `list[Any]` and the like promise nothing a client could validate, and often carry content blocks.
         return RESULT_DYNAMIC, None
-    wrapped = {"type": "object", "properties": {"result": _schema.value_schema(tp)}, "required": ["result"]}
-    defs = wrapped["properties"]["result"].pop("$defs", None)
+    inner = _schema.value_schema(tp)
+    defs = inner.pop("$defs", None)
+    wrapped: dict[str, Any] = {"type": "object", "properties": {"result": inner}, "required": ["result"]}
     if defs:
         wrapped["$defs"] = defs
     return RESULT_WRAPPED, wrapped
@@ -146,10 +148,9 @@ def build_tool(
     for pname, ps in schemas.items():
         prop = ps.schema
         if pname in defaults:
-            try:
+            # A default that has no JSON form is simply not published.
+            with contextlib.suppress(TypeError, msgspec.EncodeError):
                 prop["default"] = msgspec.to_builtins(defaults[pname])
-            except (TypeError, msgspec.EncodeError):
-                pass
         properties[pname] = prop
     input_schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
@@ -160,7 +161,7 @@ def build_tool(
     result_kind, derived_output = _result_kind(hints.get("return", inspect.Signature.empty), structured_output)
     if output_schema is not None:
         if output_schema.get("type") != "object":
-            raise ValueError(f"tool {tool_name!r}: output_schema must be an object schema (\"type\": \"object\")")
+            raise ValueError(f'tool {tool_name!r}: output_schema must be an object schema ("type": "object")')
         derived_output = output_schema
         if result_kind != RESULT_WRAPPED:
             result_kind = RESULT_OBJECT
@@ -181,7 +182,8 @@ def build_tool(
         definition["_meta"] = meta
 
     target = inspect.unwrap(fn)
-    is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None))
+    # A callable object with `async def __call__` is async too.
+    is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__)
     if is_async and blocking:
         raise ValueError(f"tool {tool_name!r}: blocking=True is for sync functions; async ones never block the loop")
     return ToolSpec(
@@ -216,7 +218,8 @@ def _default(value: Any) -> Any:
     if pyd is not None and isinstance(value, pyd.BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, (set, frozenset)):
-        return list(value)  # pyright: ignore[reportUnknownArgumentType]
+        items: set[Any] | frozenset[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return list(items)
     raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
 
 
@@ -250,7 +253,9 @@ def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
     if kind == RESULT_TEXT and value.__class__ is str:
         handle.respond_text(value)
     elif kind == RESULT_WRAPPED and not _has_content(value):
-        handle.respond_structured(_dumps({"result": value}), value if isinstance(value, str) else _dumps(value).decode())
+        handle.respond_structured(
+            _dumps({"result": value}), value if isinstance(value, str) else _dumps(value).decode()
+        )
     elif kind == RESULT_OBJECT:
         handle.respond_structured(_dumps(value))
     elif isinstance(value, str):

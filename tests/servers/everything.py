@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import msgspec
 import pydantic
-
 from ferromcp import Audio, Context, EmbeddedResource, Image, ResourceLink, Server, ToolError
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
@@ -203,7 +202,7 @@ def nothing() -> None:
 
 
 @server.tool
-def untyped(value):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+def untyped(value):  # type: ignore[no-untyped-def]
     """No annotations at all: the value comes back as JSON text."""
     return value
 
