@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install dev build test test-rust test-python lint format bench bench-micro clean
+.PHONY: help demo install dev build test test-rust test-python lint format bench bench-smoke bench-micro clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,13 +28,13 @@ dev: $(PY) ## install the dev tooling and build the extension in place (release)
 build: $(PY) ## rebuild the extension in place after a Rust change
 	$(PY) -m maturin develop --release --quiet
 
-test: dev lint test-rust test-python ## install the dev tooling and run every check and test
+test: dev lint test-rust test-python bench-smoke ## install the dev tooling and run every check and test
 
 test-rust: ## Rust unit tests (no Python needed)
 	cargo test --workspace --quiet
 
-test-python: ## the Python test suite (interop through the official MCP client)
-	$(PY) -m pytest
+test-python: ## the Python test suite (interop through the official MCP client); benchmarks run once, untimed
+	$(PY) -m pytest tests benches/test_dispatch_bench.py
 
 lint: ## rustfmt, clippy, ruff, pyright
 	cargo fmt --all -- --check
@@ -42,6 +42,7 @@ lint: ## rustfmt, clippy, ruff, pyright
 	$(VENV)/bin/ruff check python tests benches examples loadtests
 	$(VENV)/bin/ruff format --check python tests benches examples loadtests
 	$(VENV)/bin/pyright
+	$(PY) -m mypy.stubtest ferromcp._core
 
 format: ## apply rustfmt and ruff format
 	cargo fmt --all
@@ -50,6 +51,9 @@ format: ## apply rustfmt and ruff format
 
 bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side
 	$(PY) benches/stdio_bench.py
+
+bench-smoke: ## a short run of the stdio benchmark, to keep it working (numbers not asserted)
+	$(PY) benches/stdio_bench.py --quick
 
 bench-micro: ## pytest-benchmark micro benchmarks of the dispatch path
 	$(PY) -m pytest benches/test_dispatch_bench.py --benchmark-enable -p no:cacheprovider

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -202,3 +204,40 @@ async def test_cli_runs_a_server_file() -> None:
         assert tools == ["echo", "add", "weather", "countdown"]
         result = await session.call_tool("weather", {"city": "Oslo", "unit": "F"})
         assert result.structured_content is not None and result.structured_content["unit"] == "F"
+
+
+def test_child_processes_do_not_inherit_the_protocol_pipes(raw: RawServer) -> None:
+    raw.initialize()
+    fds = raw.request(1, "tools/call", {"name": "child_fds"})["result"]["structuredContent"]["result"]
+    assert sorted(fds) == ["0", "1", "2", "3"]  # stdio and the fd listing /proc/self/fd
+
+
+def _thread_names() -> list[str]:
+    return [Path(f"/proc/self/task/{t}/comm").read_text().strip() for t in os.listdir("/proc/self/task")]
+
+
+async def test_cancelling_serve_stdio_stops_reading() -> None:
+    from ferromcp import Server
+
+    server = Server("embedded")
+    server.add_tool(lambda: "pong", name="ping_tool", description="d")
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    try:
+        task = asyncio.create_task(server.serve_stdio(in_r, out_w))
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}
+        os.write(in_w, json.dumps(init).encode() + b"\n")
+        reply = await asyncio.to_thread(os.read, out_r, 65536)
+        assert json.loads(reply)["result"]["protocolVersion"] == "2025-11-25"
+        assert "ferromcp-stdin" in _thread_names()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert "ferromcp-stdin" not in _thread_names()
+        assert "ferromcp-stdout" not in _thread_names()
+        # Nothing reads the input any more: what is written stays in the pipe.
+        os.write(in_w, b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
+        assert os.read(in_r, 65536) == b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
+    finally:
+        for fd in (in_r, in_w, out_r, out_w):
+            os.close(fd)

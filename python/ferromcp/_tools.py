@@ -253,9 +253,7 @@ def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
     if kind == RESULT_TEXT and value.__class__ is str:
         handle.respond_text(value)
     elif kind == RESULT_WRAPPED and not _has_content(value):
-        handle.respond_structured(
-            _dumps({"result": value}), value if isinstance(value, str) else _dumps(value).decode()
-        )
+        handle.respond_wrapped(_dumps(value), value if value.__class__ is str else None)
     elif kind == RESULT_OBJECT:
         handle.respond_structured(_dumps(value))
     elif isinstance(value, str):

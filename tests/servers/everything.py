@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
@@ -170,6 +172,14 @@ def noisy() -> str:
     """print()s to stdout, which must not reach the protocol stream."""
     print("this line must go to stderr")
     return "quiet"
+
+
+@server.tool
+def child_fds() -> list[str]:
+    """File descriptors a child process inherits (close_fds=False): only its own should be there."""
+    code = "import os; print(' '.join(sorted(os.listdir('/proc/self/fd'))))"
+    out = subprocess.run([sys.executable, "-c", code], close_fds=False, capture_output=True, check=True)
+    return out.stdout.decode().split()
 
 
 @server.tool

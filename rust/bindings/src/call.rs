@@ -92,6 +92,21 @@ impl CallHandle {
         Ok(self.call.respond(&out))
     }
 
+    /// A non-object value as structured output: `structuredContent` is `{"result": value}` (value given as JSON
+    /// bytes, spliced once) and the content is one text block holding `text`, or the value's JSON.
+    #[pyo3(signature = (value, text=None))]
+    fn respond_wrapped(&self, value: &[u8], text: Option<&str>) -> PyResult<bool> {
+        let json = std::str::from_utf8(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let shown = text.unwrap_or(json);
+        let mut out = Vec::with_capacity(80 + shown.len() + json.len());
+        out.extend_from_slice(b"{\"content\":[");
+        text_block(&mut out, shown);
+        out.extend_from_slice(b"],\"structuredContent\":{\"result\":");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"}}");
+        Ok(self.call.respond(&out))
+    }
+
     /// `content` is a JSON array of content blocks; `structured` optional JSON bytes.
     #[pyo3(signature = (content, structured=None, is_error=false))]
     fn respond_content(&self, content: &[u8], structured: Option<&[u8]>, is_error: bool) -> bool {

@@ -17,8 +17,9 @@ pub struct StdioServer {
 }
 
 fn owned_dup(fd: i32) -> PyResult<File> {
-    // SAFETY: dup() of a caller-provided descriptor; the new descriptor is owned by the File alone.
-    let new_fd = unsafe { libc::dup(fd) };
+    // Close-on-exec, so a subprocess a handler starts never inherits (and holds open) the client's pipes.
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a caller-provided descriptor; the new one is owned by the File alone.
+    let new_fd = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
     if new_fd < 0 {
         return Err(PyOSError::new_err(format!("cannot duplicate file descriptor {fd}")));
     }

@@ -8,7 +8,9 @@ use crate::framing::{Line, LineReader};
 use crate::jsonrpc::{self, INVALID_REQUEST};
 use crate::session::{Dispatcher, OutKind, Outbound, Session};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,6 +33,47 @@ pub struct StdioTransport {
     session: Arc<Session>,
     out: Arc<StdioOut>,
     writer: Option<JoinHandle<()>>,
+    reader: Option<JoinHandle<()>>,
+    /// Writing to (or dropping) this ends the reader even while it waits for input.
+    stop: Option<UnixStream>,
+}
+
+/// Input that reads as end-of-file once `stop` is signalled, so `close()` never leaves a thread blocked in read().
+struct StoppableInput {
+    file: File,
+    stop: UnixStream,
+}
+
+impl Read for StoppableInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.stop.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        loop {
+            // SAFETY: `fds` is a valid array of two pollfd structs for the duration of the call.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if n >= 0 {
+                break;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+        if fds[1].revents != 0 {
+            return Ok(0);
+        }
+        self.file.read(buf)
+    }
 }
 
 impl StdioTransport {
@@ -51,7 +94,12 @@ impl StdioTransport {
             .name("ferromcp-stdout".into())
             .spawn(move || write_loop(rx, output))?;
         let reader_session = session.clone();
-        std::thread::Builder::new()
+        let (stop, stop_rx) = UnixStream::pair()?;
+        let input = StoppableInput {
+            file: input,
+            stop: stop_rx,
+        };
+        let reader = std::thread::Builder::new()
             .name("ferromcp-stdin".into())
             .spawn(move || {
                 read_loop(&engine, &reader_session, input, max_message_size);
@@ -61,6 +109,8 @@ impl StdioTransport {
             session,
             out,
             writer: Some(writer),
+            reader: Some(reader),
+            stop: Some(stop),
         })
     }
 
@@ -68,8 +118,13 @@ impl StdioTransport {
         &self.session
     }
 
-    /// Stops accepting output, writes what is queued, and waits for the writer to finish.
+    /// Stops reading, stops accepting output, writes what is queued, and waits for both threads to finish.
     pub fn close(&mut self) {
+        // Dropping our end of the stop socket wakes the reader's poll, which then reports end-of-input.
+        self.stop.take();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
         self.out.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
@@ -83,7 +138,7 @@ impl Drop for StdioTransport {
     }
 }
 
-fn read_loop(engine: &Engine, session: &Arc<Session>, input: File, max: usize) {
+fn read_loop(engine: &Engine, session: &Arc<Session>, input: StoppableInput, max: usize) {
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, input), max);
     loop {
         match reader.next_line() {
