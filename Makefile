@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PY_SOURCES := python tests benches examples
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
@@ -39,15 +40,15 @@ test-python: ## the Python test suite (interop through the official MCP client);
 lint: ## rustfmt, clippy, ruff, pyright
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests benches examples loadtests
-	$(VENV)/bin/ruff format --check python tests benches examples loadtests
+	$(VENV)/bin/ruff check $(PY_SOURCES)
+	$(VENV)/bin/ruff format --check $(PY_SOURCES)
 	$(VENV)/bin/pyright
 	$(PY) -m mypy.stubtest ferromcp._core
 
 format: ## apply rustfmt and ruff format
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests benches examples loadtests
-	$(VENV)/bin/ruff check --fix python tests benches examples loadtests
+	$(VENV)/bin/ruff format $(PY_SOURCES)
+	$(VENV)/bin/ruff check --fix $(PY_SOURCES)
 
 bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side
 	$(PY) benches/stdio_bench.py
