@@ -29,7 +29,7 @@ dev: $(PY) ## install the dev tooling and build the extension in place (release)
 build: $(PY) ## rebuild the extension in place after a Rust change
 	$(PY) -m maturin develop --release --quiet
 
-test: dev lint test-rust test-python bench-smoke ## install the dev tooling and run every check and test
+test: dev lint bench-smoke test-rust test-python ## install the dev tooling and run every check and test
 
 test-rust: ## Rust unit tests (no Python needed)
 	cargo test --workspace --quiet
