@@ -14,9 +14,9 @@ if __name__ == "__main__":
 """
 
 from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent
-from ._context import Context, LogLevel
+from ._context import Context, ElicitResult, LogLevel, McpError, SamplingResult
 from ._core import __version__
-from ._server import Server
+from ._server import HttpOptions, Server
 from ._tools import ToolError
 
 __all__ = [
@@ -24,10 +24,14 @@ __all__ = [
     "Audio",
     "ContentBlock",
     "Context",
+    "ElicitResult",
     "EmbeddedResource",
+    "HttpOptions",
     "Image",
     "LogLevel",
+    "McpError",
     "ResourceLink",
+    "SamplingResult",
     "Server",
     "TextContent",
     "ToolError",

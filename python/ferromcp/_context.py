@@ -2,20 +2,76 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import typing
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import msgspec
 import orjson
+
+from . import _schema
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
     from ._server import Server
 
-__all__ = ["Context", "LogLevel"]
+__all__ = ["Context", "ElicitResult", "LogLevel", "McpError", "SamplingResult"]
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 _logger = logging.getLogger("ferromcp")
+
+
+DEFAULT_CLIENT_TIMEOUT = 300.0
+
+
+class McpError(Exception):
+    """The client answered a request from the server with a JSON-RPC error (or could not be asked)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SamplingResult:
+    """The client's answer to `sampling/createMessage`."""
+
+    role: str
+    content: Any
+    model: str
+    stop_reason: str | None
+    raw: dict[str, Any]
+
+    @property
+    def text(self) -> str | None:
+        """The text of a text answer (the first text block of a multi-block one)."""
+        content: Any = self.content
+        blocks: list[Any] = content if isinstance(content, list) else [content]  # pyright: ignore[reportUnknownVariableType]
+        for block in blocks:
+            if isinstance(block, dict):
+                fields: dict[str, Any] = block  # pyright: ignore[reportUnknownVariableType]
+                if fields.get("type") == "text":
+                    return str(fields.get("text"))
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ElicitResult:
+    """The user's answer to `elicitation/create`: `action` is "accept", "decline" or "cancel"."""
+
+    action: Literal["accept", "decline", "cancel"]
+    content: Any = None
+
+
+class _Requests(Protocol):
+    """What a context needs from the dispatcher to wait for the client's answers."""
+
+    def expect_reply(self) -> tuple[int, asyncio.Future[tuple[bool, bytes]]]: ...
+    def forget_reply(self, key: int) -> None: ...
 
 
 class Context:
@@ -24,11 +80,12 @@ class Context:
     Declare a parameter annotated `Context` (any name) and it is injected; it never appears in the input schema.
     """
 
-    __slots__ = ("_handle", "_server")
+    __slots__ = ("_handle", "_requests", "_server")
 
-    def __init__(self, handle: CallHandle, server: Server) -> None:
+    def __init__(self, handle: CallHandle, server: Server, requests: _Requests) -> None:
         self._handle = handle
         self._server = server
+        self._requests = requests
 
     @property
     def request_id(self) -> str | int:
@@ -73,3 +130,116 @@ class Context:
 
     async def error(self, data: Any, *, logger_name: str | None = None) -> None:
         await self.log("error", data, logger_name=logger_name)
+
+    # -- requests to the client -------------------------------------------------------------------------------
+
+    async def request(
+        self, method: str, params: dict[str, Any], *, timeout: float | None = DEFAULT_CLIENT_TIMEOUT
+    ) -> Any:
+        """Sends a request to the client on this call's stream and returns its result (a JSON value).
+
+        Raises `McpError` if the client answers with an error, `TimeoutError` if it does not answer in time
+        (the request is then cancelled towards the client).
+        """
+        key, future = self._requests.expect_reply()
+        try:
+            request_id = self._handle.request(method, orjson.dumps(params), key)
+        except ValueError as exc:
+            self._requests.forget_reply(key)
+            raise McpError(-32603, str(exc)) from None
+        try:
+            is_error, payload = await asyncio.wait_for(future, timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            self._handle.cancel_request(request_id, f"no answer within {timeout} s")
+            raise TimeoutError(f"the client did not answer {method} within {timeout} s") from None
+        finally:
+            self._requests.forget_reply(key)
+        value = orjson.loads(payload)
+        if is_error:
+            error: dict[str, Any] = value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+            raise McpError(int(error.get("code", -32603)), str(error.get("message", "error")), error.get("data"))
+        return value
+
+    def _require(self, capability: str, what: str) -> Any:
+        declared = self._handle.client_capability(capability)
+        if declared is None:
+            raise McpError(-32601, f"the client did not declare the {capability!r} capability needed for {what}")
+        return orjson.loads(declared)
+
+    async def sample(
+        self,
+        messages: str | list[Any],
+        *,
+        max_tokens: int = 512,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        stop_sequences: list[str] | None = None,
+        model_preferences: dict[str, Any] | None = None,
+        include_context: Literal["none", "thisServer", "allServers"] | None = None,
+        metadata: dict[str, Any] | None = None,
+        timeout: float | None = DEFAULT_CLIENT_TIMEOUT,
+    ) -> SamplingResult:
+        """Asks the client's model for a completion (`sampling/createMessage`).
+
+        `messages` is a user prompt, or a list of prompts and `{"role", "content"}` message dicts.
+        """
+        self._require("sampling", "ctx.sample()")
+        items: list[Any] = [messages] if isinstance(messages, str) else messages
+        wire: list[dict[str, Any]] = []
+        for item in items:
+            if isinstance(item, str):
+                wire.append({"role": "user", "content": {"type": "text", "text": item}})
+            else:
+                wire.append(item)
+        params: dict[str, Any] = {"messages": wire, "maxTokens": max_tokens}
+        for key, value in (
+            ("systemPrompt", system_prompt),
+            ("temperature", temperature),
+            ("stopSequences", stop_sequences),
+            ("modelPreferences", model_preferences),
+            ("includeContext", include_context),
+            ("metadata", metadata),
+        ):
+            if value is not None:
+                params[key] = value
+        raw = await self.request("sampling/createMessage", params, timeout=timeout)
+        return SamplingResult(raw["role"], raw["content"], raw.get("model", ""), raw.get("stopReason"), raw)
+
+    async def elicit(
+        self, message: str, schema: type[Any] | dict[str, Any], *, timeout: float | None = DEFAULT_CLIENT_TIMEOUT
+    ) -> ElicitResult:
+        """Asks the user for input through the client (`elicitation/create`, form mode).
+
+        `schema` is a flat object schema (a dict), or a dataclass / TypedDict / msgspec Struct / pydantic model
+        whose fields are primitives; with a type, accepted content is converted to it.
+        """
+        self._require("elicitation", "ctx.elicit()")
+        requested = schema if isinstance(schema, dict) else _schema.object_schema(schema)
+        if requested is None:
+            raise TypeError("elicit() needs an object schema: a dict, dataclass, TypedDict, Struct or model")
+        raw = await self.request(
+            "elicitation/create", {"message": message, "requestedSchema": requested}, timeout=timeout
+        )
+        action = raw.get("action")
+        if action not in ("accept", "decline", "cancel"):
+            raise McpError(-32602, f"invalid elicitation action {action!r}")
+        content = raw.get("content")
+        if action == "accept" and content is not None and not isinstance(schema, dict):
+            content = msgspec.convert(content, schema, strict=False)
+        return ElicitResult(action, content)
+
+    async def list_roots(self, *, timeout: float | None = DEFAULT_CLIENT_TIMEOUT) -> list[dict[str, Any]]:
+        """The client's roots (`roots/list`): dicts with `uri` and optional `name`."""
+        self._require("roots", "ctx.list_roots()")
+        raw = await self.request("roots/list", {}, timeout=timeout)
+        return list(raw.get("roots", []))
+
+    async def ping_client(self, *, timeout: float | None = 30.0) -> None:
+        """Pings the client (its answer must be an empty result)."""
+        await self.request("ping", {}, timeout=timeout)
+
+    def close_stream(self) -> bool:
+        """Closes this call's SSE stream now; the client reconnects (GET + Last-Event-ID) and still receives
+        everything, including the result. Long-running calls use it to avoid holding a connection (SEP-1699).
+        Returns False on transports without such a stream (stdio, JSON-only HTTP)."""
+        return self._handle.close_stream()

@@ -38,12 +38,12 @@ def _fail(handle: CallHandle, spec: ToolSpec, exc: BaseException) -> None:
     handle.respond_text(f"Error executing tool {spec.name}: {exc}", True)
 
 
-def _prepare(spec: ToolSpec, handle: CallHandle, args: dict[str, Any], server: Server) -> dict[str, Any]:
+def _prepare(spec: ToolSpec, handle: CallHandle, args: dict[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
     for name, convert in spec.converters:
         if name in args:
             args[name] = convert(args[name])
     if spec.ctx_param is not None:
-        args[spec.ctx_param] = Context(handle, server)
+        args[spec.ctx_param] = Context(handle, dispatcher.server, dispatcher)
     return args
 
 
@@ -51,9 +51,11 @@ class Dispatcher:
     """Runs the calls one transport hands over, and knows when all of them have finished."""
 
     def __init__(self, server: Server, source: EventSource) -> None:
-        self._server = server
+        self.server = server
         self._source = source
         self._tasks: dict[int, asyncio.Future[Any]] = {}
+        self._replies: dict[int, asyncio.Future[tuple[bool, bytes]]] = {}
+        self._next_reply = 0
         self._loop = asyncio.get_running_loop()
         self._input_closed = False
         self.finished: asyncio.Future[None] = self._loop.create_future()
@@ -66,11 +68,26 @@ class Dispatcher:
         for task in list(self._tasks.values()):
             task.cancel()
 
+    # -- server→client requests (see Context.request) -------------------------------------------------------
+
+    def expect_reply(self) -> tuple[int, asyncio.Future[tuple[bool, bytes]]]:
+        self._next_reply += 1
+        future: asyncio.Future[tuple[bool, bytes]] = self._loop.create_future()
+        self._replies[self._next_reply] = future
+        return self._next_reply, future
+
+    def forget_reply(self, key: int) -> None:
+        self._replies.pop(key, None)
+
     def _on_ready(self) -> None:
-        tools = self._server._tools_by_id  # pyright: ignore[reportPrivateUsage]
-        server = self._server
+        tools = self.server._tools_by_id  # pyright: ignore[reportPrivateUsage]
         for event in self._source.drain():
-            if event.__class__ is tuple:
+            if event.__class__ is tuple and len(event) == 2:
+                key, outcome = event
+                future = self._replies.pop(key, None)
+                if future is not None and not future.done():
+                    future.set_result(outcome)
+            elif event.__class__ is tuple:
                 handle, tool_id, args = event
                 spec = tools.get(tool_id)
                 if spec is None:  # removed while the call was queued
@@ -79,7 +96,7 @@ class Dispatcher:
                     self._start_task(spec, handle, args)
                 else:
                     try:
-                        result = spec.fn(**_prepare(spec, handle, args, server))
+                        result = spec.fn(**_prepare(spec, handle, args, self))
                     except Exception as exc:
                         _fail(handle, spec, exc)
                     else:
@@ -103,7 +120,7 @@ class Dispatcher:
 
     async def _run(self, spec: ToolSpec, handle: CallHandle, args: dict[str, Any]) -> None:
         try:
-            kwargs = _prepare(spec, handle, args, self._server)
+            kwargs = _prepare(spec, handle, args, self)
             if spec.blocking:
                 result = await self._loop.run_in_executor(None, functools.partial(spec.fn, **kwargs))
             else:
@@ -119,6 +136,11 @@ class Dispatcher:
     def _task_done(self, key: int, _task: asyncio.Future[Any]) -> None:
         self._tasks.pop(key, None)
         self._maybe_finish()
+
+    @property
+    def busy(self) -> bool:
+        """Handlers still running as tasks (async or on worker threads)."""
+        return bool(self._tasks)
 
     def _maybe_finish(self) -> None:
         if self._input_closed and not self._tasks and not self.finished.done():

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import orjson
 
-from ._core import Engine, StdioServer
+from ._core import Engine, HttpServer, StdioServer
 from ._runtime import Dispatcher
 from ._tools import ToolSpec, build_tool
 
@@ -19,6 +21,38 @@ __all__ = ["Server"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+_logger = logging.getLogger("ferromcp")
+
+
+class HttpOptions(TypedDict, total=False):
+    """Options of the Streamable HTTP transport (all optional)."""
+
+    json_response: bool
+    """Answer every POST with JSON, never SSE; progress, logs and requests to the client go to the GET stream."""
+    max_request_body_size: int
+    """Bytes; a larger POST body gets 413. Default 4 MiB."""
+    max_sessions: int
+    """Sessions beyond this get 503 on initialize. Default 10,000."""
+    session_idle_timeout: float
+    """Seconds with nothing running or connected before a session is removed. Default 1800."""
+    max_in_flight_per_session: int
+    """Calls running at once per session; further POSTs wait (back-pressure). Default 64."""
+    replay_buffer_events: int
+    """Events kept per SSE stream for resumption (Last-Event-ID). Default 256."""
+    retry_interval: int | None
+    """Milliseconds, sent as `retry:` with priming events on 2025-11-25 sessions. Default 1000."""
+    keepalive: float | None
+    """Seconds between keep-alive comments on idle SSE streams. Default 15."""
+    allowed_hosts: list[str] | None
+    """Host header values accepted (403 otherwise). Default: the loopback names when bound to loopback."""
+    allowed_origins: list[str] | None
+    """Origin header values accepted (403 otherwise). Default: http(s) origins of the allowed hosts."""
+    allow_delete: bool
+    """Whether clients may end sessions with DELETE (405 otherwise). Default True."""
+    io_threads: int
+    """tokio I/O threads. Default 1 (the Python loop needs the other core on small machines)."""
+    shutdown_timeout: float
+    """Seconds a stop waits for running calls before cancelling them. Default 10."""
 
 
 class Server:
@@ -160,11 +194,43 @@ class Server:
 
     # -- serving -----------------------------------------------------------------------------------------------
 
-    def run(self, transport: Literal["stdio"] = "stdio") -> None:
-        """Serves until the client goes away. Blocks. stdio is the default (and, for now, the only) transport."""
-        if transport != "stdio":
-            raise ValueError(f"unknown transport {transport!r}; available: 'stdio'")
-        _run_loop(self.run_stdio_async())
+    @overload
+    def run(self, transport: Literal["stdio"] = "stdio") -> None: ...
+
+    @overload
+    def run(
+        self,
+        transport: Literal["http", "streamable-http"],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        path: str = "/mcp",
+        **options: Any,
+    ) -> None: ...
+
+    def run(
+        self,
+        transport: Literal["stdio", "http", "streamable-http"] = "stdio",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        path: str = "/mcp",
+        **options: Any,
+    ) -> None:
+        """Serves until stopped. Blocks.
+
+        - `run()` / `run("stdio")`: stdio, until the client closes stdin.
+        - `run("http", host="127.0.0.1", port=8000, path="/mcp", **options)` (alias `"streamable-http"`):
+          Streamable HTTP until SIGINT or SIGTERM, which drain running calls (see `HttpOptions`).
+        """
+        if transport == "stdio":
+            if options:
+                raise TypeError(f"stdio takes no options: {sorted(options)}")
+            _run_loop(self.run_stdio_async())
+        elif transport in ("http", "streamable-http"):
+            _run_loop(self._serve_http_until_signal(host, port, path, options))
+        else:
+            raise ValueError(f"unknown transport {transport!r}; available: 'stdio', 'http' ('streamable-http')")
 
     async def run_stdio_async(self) -> None:
         """Serves MCP over this process's stdin/stdout until stdin closes and in-flight calls have finished.
@@ -185,6 +251,60 @@ class Server:
         finally:
             dispatcher.stop()
             transport.close()  # flushes queued output; releases the GIL while it waits
+
+    async def serve_http(self, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp", **options: Any) -> None:
+        """Serves Streamable HTTP inside the running event loop until cancelled; cancelling drains running
+        calls (up to `shutdown_timeout`) and stops cleanly. Use it to embed the server in an asyncio app."""
+        async with self.http_server(host, port, path, **options):
+            await asyncio.Event().wait()
+
+    @contextlib.asynccontextmanager
+    async def http_server(
+        self, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp", **options: Any
+    ) -> AsyncGenerator[str, None]:
+        """Serves Streamable HTTP while the block runs; yields the endpoint URL (`port=0` picks a free port)."""
+        shutdown_timeout = float(options.pop("shutdown_timeout", 10.0))
+        unknown = set(options) - set(HttpOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"unknown HTTP options: {sorted(unknown)}")
+        renamed = {"max_request_body_size": "max_body_bytes", "retry_interval": "retry_ms"}
+        kwargs = {renamed.get(k, k): v for k, v in options.items()}
+        transport = HttpServer(self._engine, host=host, port=port, path=path, **kwargs)
+        dispatcher = Dispatcher(self, transport)
+        dispatcher.start()
+        shown_host = f"[{transport.host}]" if ":" in transport.host else transport.host
+        url = f"http://{shown_host}:{transport.port}{path}"
+        _logger.info("serving MCP over Streamable HTTP at %s", url)
+        try:
+            yield url
+        finally:
+            await _drain(transport, dispatcher, shutdown_timeout)
+
+    async def _serve_http_until_signal(self, host: str, port: int, path: str, options: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with self.http_server(host, port, path, **options) as url:
+                print(f"ferromcp: serving {self.name} at {url} (Ctrl+C to stop)", file=sys.stderr, flush=True)
+                await stop.wait()
+                print("ferromcp: stopping: finishing running calls", file=sys.stderr, flush=True)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
+async def _drain(transport: HttpServer, dispatcher: Dispatcher, timeout: float) -> None:
+    """Graceful stop: refuse new work, let running calls finish (up to `timeout`), then end every stream."""
+    transport.begin_shutdown()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    # Polled: part of the state lives in the Rust core (calls queued but not yet drained).
+    while (transport.in_flight() or dispatcher.busy) and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    dispatcher.stop()
+    await asyncio.to_thread(transport.close, 1.0)
 
 
 @contextlib.contextmanager

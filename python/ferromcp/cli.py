@@ -49,6 +49,15 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve the Server defined in a file or module")
     run.add_argument("target", help="path/to/app.py[:server] or package.module[:server]")
-    run.add_argument("--transport", "-t", choices=["stdio"], default="stdio")
+    run.add_argument("--transport", "-t", choices=["stdio", "http", "streamable-http"], default="stdio")
+    run.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default 127.0.0.1)")
+    run.add_argument("--port", "-p", type=int, default=8000, help="HTTP: port (default 8000)")
+    run.add_argument("--path", default="/mcp", help="HTTP: endpoint path (default /mcp)")
+    run.add_argument("--json-response", action="store_true", help="HTTP: answer POSTs with JSON, never SSE")
     args = parser.parse_args(argv)
-    load_server(args.target).run(args.transport)
+    server = load_server(args.target)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        options = {"json_response": True} if args.json_response else {}
+        server.run("http", host=args.host, port=args.port, path=args.path, **options)

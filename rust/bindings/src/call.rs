@@ -60,6 +60,11 @@ impl CallHandle {
         self.call.protocol_version()
     }
 
+    /// The client's declared capability (e.g. "sampling") as JSON text, or None if it did not declare it.
+    fn client_capability(&self, name: &str) -> Option<String> {
+        self.call.client_capability(name)
+    }
+
     /// False once answered or cancelled by the client.
     #[getter]
     fn active(&self) -> bool {
@@ -124,6 +129,23 @@ impl CallHandle {
     /// Answers with a JSON-RPC error instead of a result.
     fn respond_error(&self, code: i32, message: &str) -> bool {
         self.call.respond_error(code, message)
+    }
+
+    /// Sends a request to the client (sampling, elicitation, roots, ping) on this call's stream. The answer
+    /// arrives through the transport's `drain()` as `(key, (is_error, json))`. Returns the request id (JSON).
+    fn request(&self, method: &str, params: &[u8], key: u64) -> PyResult<String> {
+        self.call.request(method, params, key).map_err(PyValueError::new_err)
+    }
+
+    /// Gives up on a request sent with `request` (e.g. a timeout) and tells the client.
+    #[pyo3(signature = (request_id, reason="timed out"))]
+    fn cancel_request(&self, request_id: &str, reason: &str) -> bool {
+        self.call.cancel_request(request_id, reason)
+    }
+
+    /// Closes the call's SSE stream now (the client reconnects and resumes); false where there is none.
+    fn close_stream(&self) -> bool {
+        self.call.close_stream()
     }
 
     /// Sends `notifications/progress` when the client asked for progress. Returns whether it was sent.

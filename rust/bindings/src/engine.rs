@@ -20,14 +20,8 @@ impl Engine {
         if !server_info.is_object() {
             return Err(PyValueError::new_err("server_info must be a JSON object"));
         }
-        let config = ServerConfig {
-            server_info,
-            instructions,
-            page_size: page_size.max(1),
-        };
-        Ok(Engine {
-            inner: Arc::new(CoreEngine::new(config)),
-        })
+        let config = ServerConfig { server_info, instructions, page_size: page_size.max(1) };
+        Ok(Engine { inner: Arc::new(CoreEngine::new(config)) })
     }
 
     /// Registers (or replaces) a tool. `definition` is the Tool object as JSON; its input schema is compiled now.

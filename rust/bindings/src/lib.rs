@@ -5,24 +5,24 @@
 //! - [`queue`]: the hand-off of ready calls to the Python loop thread, one wake-up per batch.
 //! - [`convert`]: JSON values to Python objects.
 //! - [`stdio`]: the stdio transport object.
+//! - [`http`]: the Streamable HTTP transport object.
 
 use pyo3::prelude::*;
 
 mod call;
 mod convert;
 mod engine;
+mod http;
 mod queue;
 mod stdio;
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add(
-        "LEGACY_PROTOCOL_VERSIONS",
-        ferromcp_core::protocol::LEGACY_VERSIONS.to_vec(),
-    )?;
+    m.add("LEGACY_PROTOCOL_VERSIONS", ferromcp_core::protocol::LEGACY_VERSIONS.to_vec())?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<call::CallHandle>()?;
     m.add_class::<stdio::StdioServer>()?;
+    m.add_class::<http::HttpServer>()?;
     Ok(())
 }

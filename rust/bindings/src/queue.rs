@@ -7,9 +7,9 @@
 
 use crate::call::CallHandle;
 use crate::convert::map_to_py;
-use ferromcp_core::{Call, Dispatcher};
+use ferromcp_core::{Call, Dispatcher, ReplyOutcome};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -21,6 +21,7 @@ enum Event {
     Call(Arc<Call>, Value),
     Cancel(usize),
     Closed,
+    Reply(u64, ReplyOutcome),
 }
 
 pub struct Queue {
@@ -35,12 +36,7 @@ impl Queue {
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
-        Ok(Arc::new(Queue {
-            events: Mutex::new(Vec::new()),
-            armed: AtomicBool::new(false),
-            wake_tx,
-            wake_rx,
-        }))
+        Ok(Arc::new(Queue { events: Mutex::new(Vec::new()), armed: AtomicBool::new(false), wake_tx, wake_rx }))
     }
 
     pub fn wake_fd(&self) -> i32 {
@@ -56,7 +52,8 @@ impl Queue {
     }
 
     /// Takes every ready event as Python objects: `(CallHandle, tool_id, arguments)` for a call, the call's key
-    /// (int) for a cancellation, `None` when the input closed.
+    /// (int) for a cancellation, `None` when the input closed, `(key, (is_error, json_bytes))` for the client's
+    /// answer to a server→client request.
     pub fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let mut sink = [0u8; 256];
         while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
@@ -74,15 +71,22 @@ impl Queue {
                     let handle = Bound::new(py, CallHandle { call })?;
                     out.append(PyTuple::new(
                         py,
-                        [
-                            handle.into_any(),
-                            tool_id.into_pyobject(py)?.into_any(),
-                            args.into_any(),
-                        ],
+                        [handle.into_any(), tool_id.into_pyobject(py)?.into_any(), args.into_any()],
                     )?)?;
                 }
                 Event::Cancel(key) => out.append(key)?,
                 Event::Closed => out.append(py.None())?,
+                Event::Reply(key, outcome) => {
+                    let (is_error, bytes) = match &outcome {
+                        ReplyOutcome::Result(b) => (false, b),
+                        ReplyOutcome::Error(b) => (true, b),
+                    };
+                    let detail = PyTuple::new(
+                        py,
+                        [is_error.into_pyobject(py)?.to_owned().into_any(), PyBytes::new(py, bytes).into_any()],
+                    )?;
+                    out.append(PyTuple::new(py, [key.into_pyobject(py)?.into_any(), detail.into_any()])?)?;
+                }
             }
         }
         Ok(out)
@@ -100,5 +104,9 @@ impl Dispatcher for Queue {
 
     fn closed(&self) {
         self.push(Event::Closed);
+    }
+
+    fn reply(&self, key: u64, outcome: ReplyOutcome) {
+        self.push(Event::Reply(key, outcome));
     }
 }

@@ -41,10 +41,7 @@ impl StdioServer {
             owned_dup(output_fd)?,
             max_message_size.max(1),
         )?;
-        Ok(StdioServer {
-            queue,
-            transport: Mutex::new(Some(transport)),
-        })
+        Ok(StdioServer { queue, transport: Mutex::new(Some(transport)) })
     }
 
     /// The descriptor that becomes readable when events are ready; register it with `loop.add_reader`.
@@ -59,11 +56,7 @@ impl StdioServer {
 
     /// Calls handed to Python and not yet answered or cancelled.
     fn in_flight(&self) -> usize {
-        self.transport
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map_or(0, |t| t.session().in_flight())
+        self.transport.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |t| t.session().in_flight())
     }
 
     /// Flushes queued output and stops the writer. Idempotent.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Static facts about the server, fixed at construction.
@@ -30,6 +30,8 @@ pub struct Engine {
 struct InitializeParams<'a> {
     #[serde(rename = "protocolVersion", borrow)]
     protocol_version: Cow<'a, str>,
+    #[serde(default)]
+    capabilities: Option<Map<String, Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -74,10 +76,7 @@ fn params<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<T, String
 impl Engine {
     pub fn new(config: ServerConfig) -> Engine {
         let registry = Registry::new(config.page_size);
-        Engine {
-            config,
-            registry: RwLock::new(Arc::new(registry)),
-        }
+        Engine { config, registry: RwLock::new(Arc::new(registry)) }
     }
 
     /// The current registry snapshot.
@@ -104,41 +103,45 @@ impl Engine {
         self.update_registry(|r| r.without_tool(name))
     }
 
-    /// Handles one framed input (a line or a request body) on `session`. Every reply goes to the session's
-    /// outbound; nothing here blocks on the embedder.
-    pub fn handle(&self, session: &Arc<Session>, input: &[u8]) {
+    /// Handles one framed input (a line) on `session`, replying through the session's own outbound.
+    pub fn handle(&self, session: &Arc<Session>, input: &[u8]) -> bool {
+        let out = session.out.clone();
+        self.handle_reply(session, input, &out)
+    }
+
+    /// Handles one input (a line or a request body) on `session`; replies and request-scoped messages go to
+    /// `reply`. Returns whether a response was or will be sent through `reply` (false for notifications and
+    /// responses, which need none). Nothing here blocks on the embedder.
+    pub fn handle_reply(&self, session: &Arc<Session>, input: &[u8], reply: &Arc<dyn Outbound>) -> bool {
         match jsonrpc::split(input) {
-            Err(rejection) => session.out.send(rejection.encode(), OutKind::Response),
-            Ok(Frame::Single(raw)) => {
-                self.handle_one(session, raw, &session.out);
+            Err(rejection) => {
+                reply.send(rejection.encode(), OutKind::Response);
+                true
             }
-            Ok(Frame::Batch(items)) => self.handle_batch(session, items),
+            Ok(Frame::Single(raw)) => self.handle_one(session, raw, reply),
+            Ok(Frame::Batch(items)) => self.handle_batch(session, items, reply),
         }
     }
 
-    fn handle_batch(&self, session: &Arc<Session>, items: Vec<&RawValue>) {
+    fn handle_batch(&self, session: &Arc<Session>, items: Vec<&RawValue>, reply: &Arc<dyn Outbound>) -> bool {
         if session.version() != Some(protocol::BATCH_VERSION) {
             let msg = "Invalid Request: JSON-RPC batches are only accepted on 2025-03-26 sessions";
-            session.out.send(
-                jsonrpc::error_response(None, INVALID_REQUEST, msg, None),
-                OutKind::Response,
-            );
-            return;
+            reply.send(jsonrpc::error_response(None, INVALID_REQUEST, msg, None), OutKind::Response);
+            return true;
         }
         if items.is_empty() {
             let msg = "Invalid Request: empty batch";
-            session.out.send(
-                jsonrpc::error_response(None, INVALID_REQUEST, msg, None),
-                OutKind::Response,
-            );
-            return;
+            reply.send(jsonrpc::error_response(None, INVALID_REQUEST, msg, None), OutKind::Response);
+            return true;
         }
-        let collector: Arc<dyn Outbound> = Arc::new(BatchReply::new(items.len(), session.out.clone()));
+        let batch = Arc::new(BatchReply::new(items.len(), reply.clone()));
+        let collector: Arc<dyn Outbound> = batch.clone();
         for item in items {
             if !self.handle_one(session, item, &collector) {
                 collector.abandon();
             }
         }
+        batch.expects_response()
     }
 
     /// Returns whether a response to this message was (or will be) sent through `reply`.
@@ -156,8 +159,10 @@ impl Engine {
                 self.notification(session, &method, params);
                 false
             }
-            // No server→client requests are outstanding on this transport, so a response has nowhere to go.
-            Ok(Message::Response { .. }) => false,
+            Ok(Message::Response { id, result, error }) => {
+                session.resolve(&id, result, error);
+                false
+            }
         }
     }
 
@@ -175,7 +180,7 @@ impl Engine {
 
         if method == "initialize" {
             return match params::<InitializeParams<'_>>(raw) {
-                Ok(p) => match self.initialize(session, &p.protocol_version) {
+                Ok(p) => match self.initialize(session, &p.protocol_version, p.capabilities) {
                     Ok(result) => answer(&result),
                     Err(msg) => fail(INVALID_REQUEST, &msg),
                 },
@@ -186,10 +191,7 @@ impl Engine {
             return answer(b"{}");
         }
         if session.version().is_none() {
-            return fail(
-                INVALID_REQUEST,
-                "Invalid Request: the session is not initialized; send initialize first",
-            );
+            return fail(INVALID_REQUEST, "Invalid Request: the session is not initialized; send initialize first");
         }
         match method {
             "tools/list" => match params::<ListParams<'_>>(raw) {
@@ -206,10 +208,7 @@ impl Engine {
                         session.set_log_rank(rank);
                         answer(b"{}")
                     }
-                    None => fail(
-                        INVALID_PARAMS,
-                        &format!("Invalid params: unknown log level {:?}", p.level),
-                    ),
+                    None => fail(INVALID_PARAMS, &format!("Invalid params: unknown log level {:?}", p.level)),
                 },
                 Err(e) => fail(INVALID_PARAMS, &format!("Invalid params for logging/setLevel: {e}")),
             },
@@ -217,7 +216,12 @@ impl Engine {
         }
     }
 
-    fn initialize(&self, session: &Session, requested: &str) -> Result<Vec<u8>, String> {
+    fn initialize(
+        &self,
+        session: &Session,
+        requested: &str,
+        capabilities: Option<Map<String, Value>>,
+    ) -> Result<Vec<u8>, String> {
         let version = protocol::negotiate(requested);
         {
             let mut state = session.state();
@@ -225,6 +229,7 @@ impl Engine {
                 return Err("Invalid Request: the session is already initialized".into());
             }
             state.version = Some(version);
+            state.client_capabilities = capabilities.map(|c| c.into_iter().collect()).unwrap_or_default();
         }
         let mut result = json!({
             "protocolVersion": version,
@@ -263,20 +268,14 @@ impl Engine {
                 map.retain(|k, _| accepts.contains(k));
             }
         }
-        let token = p
-            .meta
-            .and_then(|m| m.progress_token)
-            .filter(|t| RequestId::from_raw(t).is_some())
-            .map(|t| t.to_owned());
+        let token =
+            p.meta.and_then(|m| m.progress_token).filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
         let call = Arc::new(Call::new(id.clone(), tool.id, token, session.clone(), reply.clone()));
         {
             let mut state = session.state();
             if state.inflight.contains_key(&id) {
                 drop(state);
-                return fail(
-                    INVALID_REQUEST,
-                    "Invalid Request: a request with this id is already in flight",
-                );
+                return fail(INVALID_REQUEST, "Invalid Request: a request with this id is already in flight");
             }
             state.inflight.insert(id, call.clone());
         }
@@ -315,6 +314,8 @@ pub fn error_result(text: &str) -> Vec<u8> {
 struct BatchReply {
     remaining: AtomicUsize,
     responses: Mutex<Vec<Vec<u8>>>,
+    /// Set once any member produced a response, i.e. the array will not be empty.
+    answered: AtomicBool,
     out: Arc<dyn Outbound>,
 }
 
@@ -323,8 +324,14 @@ impl BatchReply {
         BatchReply {
             remaining: AtomicUsize::new(expected),
             responses: Mutex::new(Vec::new()),
+            answered: AtomicBool::new(false),
             out,
         }
+    }
+
+    /// Whether the batch will send an array: true unless every member was a notification or response.
+    fn expects_response(&self) -> bool {
+        self.answered.load(Ordering::Acquire) || self.remaining.load(Ordering::Acquire) > 0
     }
 
     fn settle(&self) {
@@ -351,8 +358,9 @@ impl BatchReply {
 impl Outbound for BatchReply {
     fn send(&self, msg: Vec<u8>, kind: OutKind) {
         match kind {
-            OutKind::Notification => self.out.send(msg, kind),
+            OutKind::Notification | OutKind::Request => self.out.send(msg, kind),
             OutKind::Response => {
+                self.answered.store(true, Ordering::Release);
                 self.responses.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
                 self.settle();
             }
@@ -361,6 +369,10 @@ impl Outbound for BatchReply {
 
     fn abandon(&self) {
         self.settle();
+    }
+
+    fn close_stream(&self) -> bool {
+        self.out.close_stream()
     }
 }
 

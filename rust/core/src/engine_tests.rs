@@ -16,10 +16,7 @@ impl Outbound for Recorder {
 
 impl Recorder {
     fn take(&self) -> Vec<Value> {
-        std::mem::take(&mut *self.sent.lock().unwrap_or_else(|p| p.into_inner()))
-            .into_iter()
-            .map(|(v, _)| v)
-            .collect()
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(|p| p.into_inner())).into_iter().map(|(v, _)| v).collect()
     }
 }
 
@@ -27,22 +24,20 @@ impl Recorder {
 struct Calls {
     calls: Mutex<Vec<(Arc<Call>, Value)>>,
     cancelled: Mutex<Vec<String>>,
+    replies: Mutex<Vec<(u64, crate::session::ReplyOutcome)>>,
 }
 
 impl Dispatcher for Calls {
     fn call(&self, call: Arc<Call>, arguments: Value) {
-        self.calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((call, arguments));
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push((call, arguments));
     }
     fn cancel(&self, call: &Arc<Call>) {
-        self.cancelled
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(call.id.json().to_owned());
+        self.cancelled.lock().unwrap_or_else(|p| p.into_inner()).push(call.id.json().to_owned());
     }
     fn closed(&self) {}
+    fn reply(&self, key: u64, outcome: crate::session::ReplyOutcome) {
+        self.replies.lock().unwrap_or_else(|p| p.into_inner()).push((key, outcome));
+    }
 }
 
 impl Calls {
@@ -73,12 +68,7 @@ impl Fixture {
         let out = Arc::new(Recorder::default());
         let calls = Arc::new(Calls::default());
         let session = Session::new(out.clone(), calls.clone());
-        Fixture {
-            engine,
-            out,
-            calls,
-            session,
-        }
+        Fixture { engine, out, calls, session }
     }
 
     fn send(&self, msg: Value) -> Vec<Value> {
@@ -116,14 +106,8 @@ fn initialize_negotiates_and_describes_the_server() {
 #[test]
 fn requests_before_initialize_are_refused_except_ping() {
     let f = Fixture::new();
-    assert_eq!(
-        f.send(json!({"jsonrpc":"2.0","id":1,"method":"ping"}))[0]["result"],
-        json!({})
-    );
-    assert_eq!(
-        code(&f.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}))[0]),
-        -32600
-    );
+    assert_eq!(f.send(json!({"jsonrpc":"2.0","id":1,"method":"ping"}))[0]["result"], json!({}));
+    assert_eq!(code(&f.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}))[0]), -32600);
 }
 
 #[test]
@@ -164,10 +148,7 @@ fn tool_call_is_validated_filtered_and_dispatched() {
     assert!(call.respond(br#"{"content":[]}"#));
     assert!(!call.respond(br#"{"content":[]}"#), "a call is answered once");
     let sent = f.out.take();
-    assert_eq!(
-        sent[0]["params"],
-        json!({"progressToken":"tok","progress":1,"total":2,"message":"half"})
-    );
+    assert_eq!(sent[0]["params"], json!({"progressToken":"tok","progress":1,"total":2,"message":"half"}));
     assert_eq!(sent[1], json!({"jsonrpc":"2.0","id":5,"result":{"content":[]}}));
     assert_eq!(f.session.in_flight(), 0);
 }
@@ -218,9 +199,7 @@ fn protocol_errors() {
     assert_eq!(code(&null_id[0]), -32600);
     let batch = f.send(json!([{"jsonrpc":"2.0","id":6,"method":"ping"}]));
     assert_eq!(code(&batch[0]), -32600);
-    assert!(f
-        .send(json!({"jsonrpc":"2.0","method":"notifications/unknown"}))
-        .is_empty());
+    assert!(f.send(json!({"jsonrpc":"2.0","method":"notifications/unknown"})).is_empty());
 }
 
 #[test]
@@ -239,10 +218,7 @@ fn cancellation_suppresses_the_response() {
     f.send(json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo"}}));
     let (call, _) = f.calls.take().remove(0);
     f.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9,"reason":"x"}}));
-    assert_eq!(
-        *f.calls.cancelled.lock().unwrap_or_else(|p| p.into_inner()),
-        vec!["9".to_owned()]
-    );
+    assert_eq!(*f.calls.cancelled.lock().unwrap_or_else(|p| p.into_inner()), vec!["9".to_owned()]);
     assert!(!call.is_active());
     assert!(!call.respond(b"{}"));
     assert!(f.out.take().is_empty());
@@ -286,10 +262,8 @@ fn batches_on_2025_03_26_sessions() {
     call.respond(br#"{"content":[]}"#);
     let r = f.out.take();
     assert_eq!(r.len(), 1);
-    let ids: Vec<i64> = r[0]
-        .as_array()
-        .map(|a| a.iter().filter_map(|m| m["id"].as_i64()).collect())
-        .unwrap_or_default();
+    let ids: Vec<i64> =
+        r[0].as_array().map(|a| a.iter().filter_map(|m| m["id"].as_i64()).collect()).unwrap_or_default();
     assert_eq!(ids, vec![1, 3, 2]);
     assert_eq!(code(&f.send(json!([]))[0]), -32600);
 }
@@ -311,4 +285,48 @@ fn batch_with_cancelled_member_still_completes() {
 fn error_result_shape() {
     let v: Value = serde_json::from_slice(&error_result("bad")).unwrap_or_default();
     assert_eq!(v, json!({"content":[{"type":"text","text":"bad"}],"isError":true}));
+}
+
+#[test]
+fn server_to_client_requests_are_routed_back_by_id() {
+    use crate::session::ReplyOutcome;
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}));
+    let (call, _) = f.calls.take().remove(0);
+    let id = call.request("sampling/createMessage", br#"{"maxTokens":5}"#, 42).unwrap_or_default();
+    let id2 = call.request("roots/list", b"{}", 43).unwrap_or_default();
+    assert_ne!(id, id2);
+    let sent = f.out.take();
+    assert_eq!(sent[0]["method"], "sampling/createMessage");
+    assert_eq!(sent[0]["params"], json!({"maxTokens":5}));
+    assert_eq!(f.session.pending_requests(), 2);
+    // Answers arrive as responses from the client; unknown ids are ignored.
+    let r = f.send(json!({"jsonrpc":"2.0","id":sent[1]["id"].clone(),"error":{"code":-1,"message":"no"}}));
+    assert!(r.is_empty());
+    f.send(json!({"jsonrpc":"2.0","id":sent[0]["id"].clone(),"result":{"role":"assistant"}}));
+    f.send(json!({"jsonrpc":"2.0","id":999,"result":{}}));
+    let replies = std::mem::take(&mut *f.calls.replies.lock().unwrap_or_else(|p| p.into_inner()));
+    assert_eq!(replies[0], (43, ReplyOutcome::Error(br#"{"code":-1,"message":"no"}"#.to_vec())));
+    assert_eq!(replies[1], (42, ReplyOutcome::Result(br#"{"role":"assistant"}"#.to_vec())));
+    assert_eq!(f.session.pending_requests(), 0);
+}
+
+#[test]
+fn a_timed_out_request_is_cancelled_towards_the_client() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}));
+    let (call, _) = f.calls.take().remove(0);
+    let id = call.request("roots/list", b"{}", 7).unwrap_or_default();
+    f.out.take();
+    assert!(call.cancel_request(&id, "timed out"));
+    assert!(!call.cancel_request(&id, "timed out"));
+    let sent = f.out.take();
+    assert_eq!(sent[0]["method"], "notifications/cancelled");
+    assert_eq!(sent[0]["params"]["reason"], "timed out");
+    f.send(json!({"jsonrpc":"2.0","id":sent[0]["params"]["requestId"].clone(),"result":{}}));
+    assert!(f.calls.replies.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
+    call.respond(b"{}");
+    assert!(call.request("roots/list", b"{}", 8).is_err(), "no requests after the call finished");
 }

@@ -125,21 +125,14 @@ mod tests {
         for cap in [3, 8, 64, 1024] {
             let got = lines(&input, 10, cap);
             assert_eq!(got.len(), 2, "cap {cap}");
-            assert!(
-                matches!(got[0], Line::Oversized { seen: 50 }),
-                "cap {cap}: {:?}",
-                got[0]
-            );
+            assert!(matches!(got[0], Line::Oversized { seen: 50 }), "cap {cap}: {:?}", got[0]);
             assert_eq!(got[1], Line::Message(b"ok".to_vec()));
         }
     }
 
     #[test]
     fn limit_is_inclusive_and_cr_does_not_count() {
-        assert_eq!(
-            lines(b"0123456789\r\n", 10, 4),
-            vec![Line::Message(b"0123456789".to_vec())]
-        );
+        assert_eq!(lines(b"0123456789\r\n", 10, 4), vec![Line::Message(b"0123456789".to_vec())]);
         assert!(matches!(lines(b"0123456789a\n", 10, 4)[0], Line::Oversized { .. }));
     }
 

@@ -30,6 +30,10 @@ impl RequestId {
         valid.then(|| RequestId(text.into()))
     }
 
+    pub fn from_number(n: u64) -> Self {
+        RequestId(n.to_string().into())
+    }
+
     /// The id's JSON text.
     pub fn json(&self) -> &str {
         &self.0
@@ -91,11 +95,7 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(id: Option<RequestId>, code: i32, message: impl Into<String>) -> Self {
-        Rejection {
-            id,
-            code,
-            message: message.into(),
-        }
+        Rejection { id, code, message: message.into() }
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -126,11 +126,7 @@ pub fn split(input: &[u8]) -> Result<Frame<'_>, Rejection> {
 /// Classifies one message of a frame.
 pub fn classify(raw: &RawValue) -> Result<Message<'_>, Rejection> {
     if !raw.get().starts_with('{') {
-        return Err(Rejection::new(
-            None,
-            INVALID_REQUEST,
-            "Invalid Request: a message must be a JSON object",
-        ));
+        return Err(Rejection::new(None, INVALID_REQUEST, "Invalid Request: a message must be a JSON object"));
     }
     let env: Envelope<'_> = serde_json::from_str(raw.get())
         .map_err(|e| Rejection::new(None, INVALID_REQUEST, format!("Invalid Request: {e}")))?;
@@ -141,28 +137,16 @@ pub fn classify(raw: &RawValue) -> Result<Message<'_>, Rejection> {
         Some(raw_id) => match RequestId::from_raw(raw_id) {
             Some(id) => Some(id),
             None => {
-                return Err(Rejection::new(
-                    None,
-                    INVALID_REQUEST,
-                    "Invalid Request: id must be a string or an integer",
-                ))
+                return Err(Rejection::new(None, INVALID_REQUEST, "Invalid Request: id must be a string or an integer"))
             }
         },
     };
     if env.jsonrpc.map(RawValue::get) != Some("\"2.0\"") {
-        return Err(Rejection::new(
-            id,
-            INVALID_REQUEST,
-            "Invalid Request: jsonrpc must be \"2.0\"",
-        ));
+        return Err(Rejection::new(id, INVALID_REQUEST, "Invalid Request: jsonrpc must be \"2.0\""));
     }
     if let Some(params) = env.params {
         if !params.get().starts_with('{') {
-            return Err(Rejection::new(
-                id,
-                INVALID_REQUEST,
-                "Invalid Request: params must be an object",
-            ));
+            return Err(Rejection::new(id, INVALID_REQUEST, "Invalid Request: params must be an object"));
         }
     }
     match (env.method, id) {
@@ -170,29 +154,16 @@ pub fn classify(raw: &RawValue) -> Result<Message<'_>, Rejection> {
             let method: String = serde_json::from_str(method.get())
                 .map_err(|_| Rejection::new(id.clone(), INVALID_REQUEST, "Invalid Request: method must be a string"))?;
             if env.result.is_some() || env.error.is_some() {
-                return Err(Rejection::new(
-                    id,
-                    INVALID_REQUEST,
-                    "Invalid Request: a request has no result or error",
-                ));
+                return Err(Rejection::new(id, INVALID_REQUEST, "Invalid Request: a request has no result or error"));
             }
             Ok(match id {
-                Some(id) => Message::Request {
-                    id,
-                    method,
-                    params: env.params,
-                },
-                None => Message::Notification {
-                    method,
-                    params: env.params,
-                },
+                Some(id) => Message::Request { id, method, params: env.params },
+                None => Message::Notification { method, params: env.params },
             })
         }
-        (None, Some(id)) if env.result.is_some() != env.error.is_some() => Ok(Message::Response {
-            id,
-            result: env.result,
-            error: env.error,
-        }),
+        (None, Some(id)) if env.result.is_some() != env.error.is_some() => {
+            Ok(Message::Response { id, result: env.result, error: env.error })
+        }
         (None, id) => Err(Rejection::new(id, INVALID_REQUEST, "Invalid Request: missing method")),
     }
 }
@@ -282,10 +253,7 @@ mod tests {
             one(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
             Ok(Message::Notification { .. })
         ));
-        assert!(matches!(
-            one(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
-            Ok(Message::Response { .. })
-        ));
+        assert!(matches!(one(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), Ok(Message::Response { .. })));
         assert!(matches!(
             one(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}"#),
             Ok(Message::Response { .. })
@@ -333,17 +301,11 @@ mod tests {
     #[test]
     fn encoders() {
         let id = RequestId("\"x\"".into());
-        assert_eq!(
-            result_response(&id, b"{}"),
-            br#"{"jsonrpc":"2.0","id":"x","result":{}}"#
-        );
+        assert_eq!(result_response(&id, b"{}"), br#"{"jsonrpc":"2.0","id":"x","result":{}}"#);
         assert_eq!(
             error_response(None, PARSE_ERROR, "bad \"json\"\n", None),
             br#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"bad \"json\"\n"}}"#.to_vec()
         );
-        assert_eq!(
-            notification("a/b", b"{}"),
-            br#"{"jsonrpc":"2.0","method":"a/b","params":{}}"#
-        );
+        assert_eq!(notification("a/b", b"{}"), br#"{"jsonrpc":"2.0","method":"a/b","params":{}}"#);
     }
 }

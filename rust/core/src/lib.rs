@@ -8,9 +8,11 @@
 //! - [`session`]: sessions, in-flight calls, the `Outbound` and `Dispatcher` seams.
 //! - [`engine`]: the protocol engine (built-ins, errors, dispatch).
 //! - [`stdio`]: the stdio transport.
+//! - [`http`]: the Streamable HTTP transport.
 
 pub mod engine;
 pub mod framing;
+pub mod http;
 pub mod jsonrpc;
 pub mod protocol;
 pub mod registry;
@@ -20,5 +22,5 @@ pub mod stdio;
 
 pub use engine::{Engine, ServerConfig};
 pub use registry::Tool;
-pub use session::{Call, Dispatcher, OutKind, Outbound, Session};
+pub use session::{Call, Dispatcher, OutKind, Outbound, ReplyOutcome, Session};
 pub use stdio::StdioTransport;

@@ -12,24 +12,11 @@ pub const BATCH_VERSION: &str = "2025-03-26";
 
 /// Echo a supported version; otherwise answer the latest legacy one.
 pub fn negotiate(requested: &str) -> &'static str {
-    LEGACY_VERSIONS
-        .iter()
-        .copied()
-        .find(|v| *v == requested)
-        .unwrap_or(LATEST_LEGACY)
+    LEGACY_VERSIONS.iter().copied().find(|v| *v == requested).unwrap_or(LATEST_LEGACY)
 }
 
 /// RFC 5424 severities as MCP names them, least severe first.
-pub const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
+pub const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 /// 1-based rank of a level name (0 is "no level set"), or `None` if it is not a level.
 pub fn log_rank(level: &str) -> Option<u8> {

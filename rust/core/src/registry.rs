@@ -25,29 +25,18 @@ impl Tool {
     /// Builds a tool from its `Tool` JSON object. The `inputSchema` must be an object schema.
     pub fn new(id: u32, definition: &str, accepts: Option<HashSet<String>>) -> Result<Tool, String> {
         let value: Value = serde_json::from_str(definition).map_err(|e| format!("tool definition is not JSON: {e}"))?;
-        let name = value
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or("tool definition needs a string \"name\"")?;
+        let name = value.get("name").and_then(Value::as_str).ok_or("tool definition needs a string \"name\"")?;
         if name.is_empty() {
             return Err("tool name must not be empty".into());
         }
-        let schema = value
-            .get("inputSchema")
-            .ok_or("tool definition needs an \"inputSchema\"")?;
+        let schema = value.get("inputSchema").ok_or("tool definition needs an \"inputSchema\"")?;
         if schema.get("type").and_then(Value::as_str) != Some("object") {
             return Err(format!("tool {name:?}: inputSchema must have \"type\": \"object\""));
         }
         let input = CompiledSchema::compile(schema).map_err(|e| format!("tool {name:?}: {e}"))?;
         let compact = serde_json::to_string(&value).map_err(|e| e.to_string())?;
         let definition = RawValue::from_string(compact).map_err(|e| e.to_string())?;
-        Ok(Tool {
-            id,
-            name: name.to_owned(),
-            definition,
-            input,
-            accepts,
-        })
+        Ok(Tool { id, name: name.to_owned(), definition, input, accepts })
     }
 }
 
@@ -68,11 +57,7 @@ impl Registry {
         let page_size = page_size.max(1);
         let by_name = tools.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
         let mut pages = Vec::new();
-        let chunks: Vec<&[Arc<Tool>]> = if tools.is_empty() {
-            vec![&[]]
-        } else {
-            tools.chunks(page_size).collect()
-        };
+        let chunks: Vec<&[Arc<Tool>]> = if tools.is_empty() { vec![&[]] } else { tools.chunks(page_size).collect() };
         let last = chunks.len() - 1;
         for (n, chunk) in chunks.iter().enumerate() {
             let mut page = Vec::from(&b"{\"tools\":["[..]);
@@ -89,12 +74,7 @@ impl Registry {
             page.push(b'}');
             pages.push(page);
         }
-        Registry {
-            tools,
-            by_name,
-            pages,
-            page_size,
-        }
+        Registry { tools, by_name, pages, page_size }
     }
 
     /// A new registry with `tool` added, replacing any tool of the same name.
@@ -185,12 +165,7 @@ mod tests {
     fn rejects_bad_definitions() {
         assert!(Tool::new(0, "{}", None).is_err());
         assert!(Tool::new(0, r#"{"name":"x","inputSchema":{"type":"string"}}"#, None).is_err());
-        assert!(Tool::new(
-            0,
-            r#"{"name":"x","inputSchema":{"type":"object","minProperties":"z"}}"#,
-            None
-        )
-        .is_err());
+        assert!(Tool::new(0, r#"{"name":"x","inputSchema":{"type":"object","minProperties":"z"}}"#, None).is_err());
         assert!(Tool::new(0, "nope", None).is_err());
     }
 }

@@ -103,9 +103,7 @@ mod tests {
         });
         let s = CompiledSchema::compile(&schema).unwrap_or_else(|e| panic!("{e}"));
         assert!(s.is_valid(&json!({"address": {"zip": "1"}})));
-        let msg = s
-            .check(&json!({"address": {"zip": 1}, "extra": true}))
-            .unwrap_or_default();
+        let msg = s.check(&json!({"address": {"zip": 1}, "extra": true})).unwrap_or_default();
         assert!(msg.contains("/address/zip"), "{msg}");
         assert!(msg.contains("extra"), "{msg}");
     }

@@ -8,12 +8,24 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Whether an outgoing message answers a request or is a notification sent along the way.
+/// What an outgoing message is: the answer to a request, or something sent along the way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutKind {
     Response,
     Notification,
+    /// A server→client request (sampling, elicitation, roots, ping).
+    Request,
 }
+
+/// The client's answer to a server→client request: the raw JSON of its `result` or of its `error`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    Result(Vec<u8>),
+    Error(Vec<u8>),
+}
+
+/// Server→client requests waiting for an answer, per session, at most this many.
+pub const MAX_PENDING_REQUESTS: usize = 1024;
 
 /// Where a session's (or one request's) outgoing messages go: the stdio writer, an HTTP response, a batch.
 pub trait Outbound: Send + Sync {
@@ -21,6 +33,11 @@ pub trait Outbound: Send + Sync {
     fn send(&self, msg: Vec<u8>, kind: OutKind);
     /// A request that was expected to be answered will not be (it was cancelled).
     fn abandon(&self) {}
+    /// Ends the transport stream carrying this request's messages without ending the request (SSE polling):
+    /// the client reconnects and resumes. False where the transport has no such stream.
+    fn close_stream(&self) -> bool {
+        false
+    }
 }
 
 /// Receives the work that needs the embedder (the Python handlers). Called on I/O threads; must not block.
@@ -31,11 +48,18 @@ pub trait Dispatcher: Send + Sync {
     fn cancel(&self, call: &Arc<Call>);
     /// The input side closed (stdin EOF): no more calls will arrive on this transport.
     fn closed(&self);
+    /// The client answered the server→client request registered under `key` (see `Call::request`).
+    fn reply(&self, key: u64, outcome: ReplyOutcome);
 }
 
 pub(crate) struct SessionState {
     pub version: Option<&'static str>,
     pub inflight: HashMap<RequestId, Arc<Call>>,
+    /// Server→client requests awaiting the client's answer: our request id → the embedder's key.
+    pub pending: HashMap<RequestId, u64>,
+    pub next_request: u64,
+    /// What the client declared in `initialize` (`sampling`, `elicitation`, `roots`, ...).
+    pub client_capabilities: HashMap<String, Value>,
 }
 
 pub struct Session {
@@ -54,6 +78,9 @@ impl Session {
             state: Mutex::new(SessionState {
                 version: None,
                 inflight: HashMap::new(),
+                pending: HashMap::new(),
+                next_request: 1,
+                client_capabilities: HashMap::new(),
             }),
             log_rank: AtomicU8::new(0),
         })
@@ -81,6 +108,27 @@ impl Session {
     pub(crate) fn forget(&self, id: &RequestId) {
         self.state().inflight.remove(id);
     }
+
+    /// Routes a client's response to the server→client request it answers. Unknown ids are ignored.
+    pub(crate) fn resolve(&self, id: &RequestId, result: Option<&RawValue>, error: Option<&RawValue>) {
+        let Some(key) = self.state().pending.remove(id) else { return };
+        let outcome = match (result, error) {
+            (Some(r), _) => ReplyOutcome::Result(r.get().as_bytes().to_vec()),
+            (None, Some(e)) => ReplyOutcome::Error(e.get().as_bytes().to_vec()),
+            (None, None) => ReplyOutcome::Error(br#"{"code":-32603,"message":"empty response"}"#.to_vec()),
+        };
+        self.dispatcher.reply(key, outcome);
+    }
+
+    /// The client's declared capability `name` (e.g. `"elicitation"`), if it declared one.
+    pub fn client_capability(&self, name: &str) -> Option<Value> {
+        self.state().client_capabilities.get(name).cloned()
+    }
+
+    /// Server→client requests still waiting for an answer.
+    pub fn pending_requests(&self) -> usize {
+        self.state().pending.len()
+    }
 }
 
 /// One tool call in flight. The embedder answers it exactly once; later answers are ignored.
@@ -101,19 +149,17 @@ impl Call {
         session: Arc<Session>,
         reply: Arc<dyn Outbound>,
     ) -> Call {
-        Call {
-            id,
-            tool_id,
-            progress_token,
-            session,
-            reply,
-            done: AtomicBool::new(false),
-        }
+        Call { id, tool_id, progress_token, session, reply, done: AtomicBool::new(false) }
     }
 
     /// False once answered or cancelled.
     pub fn is_active(&self) -> bool {
         !self.done.load(Ordering::Acquire)
+    }
+
+    /// The client's declared capability `name` as JSON text, if it declared one.
+    pub fn client_capability(&self, name: &str) -> Option<String> {
+        self.session.client_capability(name).map(|v| v.to_string())
     }
 
     /// The protocol version negotiated on the call's session.
@@ -148,8 +194,7 @@ impl Call {
         if !self.finish() {
             return false;
         }
-        self.reply
-            .send(jsonrpc::result_response(&self.id, result), OutKind::Response);
+        self.reply.send(jsonrpc::result_response(&self.id, result), OutKind::Response);
         true
     }
 
@@ -158,11 +203,59 @@ impl Call {
         if !self.finish() {
             return false;
         }
-        self.reply.send(
-            jsonrpc::error_response(Some(&self.id), code, message, None),
-            OutKind::Response,
-        );
+        self.reply.send(jsonrpc::error_response(Some(&self.id), code, message, None), OutKind::Response);
         true
+    }
+
+    /// Sends a server→client request (e.g. `sampling/createMessage`) on this call's stream; the client's answer
+    /// reaches `Dispatcher::reply` with `key`. Returns the request's id (JSON text).
+    pub fn request(&self, method: &str, params: &[u8], key: u64) -> Result<String, String> {
+        if !self.is_active() {
+            return Err("the call has already finished".into());
+        }
+        let id = {
+            let mut state = self.session.state();
+            if state.pending.len() >= MAX_PENDING_REQUESTS {
+                return Err(format!("too many requests to the client are waiting (limit {MAX_PENDING_REQUESTS})"));
+            }
+            let id = RequestId::from_number(state.next_request);
+            state.next_request += 1;
+            state.pending.insert(id.clone(), key);
+            id
+        };
+        let mut msg = Vec::with_capacity(64 + method.len() + params.len());
+        msg.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        msg.extend_from_slice(id.json().as_bytes());
+        msg.extend_from_slice(b",\"method\":");
+        jsonrpc::push_json_string(&mut msg, method);
+        msg.extend_from_slice(b",\"params\":");
+        msg.extend_from_slice(params);
+        msg.push(b'}');
+        self.reply.send(msg, OutKind::Request);
+        Ok(id.json().to_owned())
+    }
+
+    /// Gives up on a server→client request (timeout): forgets it and tells the client with
+    /// `notifications/cancelled`. False if it was already answered.
+    pub fn cancel_request(&self, id: &str, reason: &str) -> bool {
+        let Ok(raw) = serde_json::from_str::<&RawValue>(id) else { return false };
+        let Some(id) = RequestId::from_raw(raw) else { return false };
+        if self.session.state().pending.remove(&id).is_none() {
+            return false;
+        }
+        let mut params = Vec::with_capacity(48 + reason.len());
+        params.extend_from_slice(b"{\"requestId\":");
+        params.extend_from_slice(id.json().as_bytes());
+        params.extend_from_slice(b",\"reason\":");
+        jsonrpc::push_json_string(&mut params, reason);
+        params.push(b'}');
+        self.reply.send(jsonrpc::notification("notifications/cancelled", &params), OutKind::Notification);
+        true
+    }
+
+    /// Closes the stream that carries this call's messages, if the transport has one (SSE polling).
+    pub fn close_stream(&self) -> bool {
+        self.is_active() && self.reply.close_stream()
     }
 
     /// Sends `notifications/progress` if the request asked for progress and is still active.
@@ -187,10 +280,7 @@ impl Call {
             jsonrpc::push_json_string(&mut params, message);
         }
         params.push(b'}');
-        self.reply.send(
-            jsonrpc::notification("notifications/progress", &params),
-            OutKind::Notification,
-        );
+        self.reply.send(jsonrpc::notification("notifications/progress", &params), OutKind::Notification);
         true
     }
 
@@ -211,10 +301,7 @@ impl Call {
         params.extend_from_slice(b",\"data\":");
         params.extend_from_slice(data);
         params.push(b'}');
-        self.reply.send(
-            jsonrpc::notification("notifications/message", &params),
-            OutKind::Notification,
-        );
+        self.reply.send(jsonrpc::notification("notifications/message", &params), OutKind::Notification);
         Ok(true)
     }
 }

@@ -47,16 +47,8 @@ struct StoppableInput {
 impl Read for StoppableInput {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut fds = [
-            libc::pollfd {
-                fd: self.file.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.stop.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            libc::pollfd { fd: self.file.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.stop.as_raw_fd(), events: libc::POLLIN, revents: 0 },
         ];
         loop {
             // SAFETY: `fds` is a valid array of two pollfd structs for the duration of the call.
@@ -86,32 +78,18 @@ impl StdioTransport {
         max_message_size: usize,
     ) -> std::io::Result<StdioTransport> {
         let (tx, rx) = channel::<Vec<u8>>();
-        let out = Arc::new(StdioOut {
-            tx: Mutex::new(Some(tx)),
-        });
+        let out = Arc::new(StdioOut { tx: Mutex::new(Some(tx)) });
         let session = Session::new(out.clone(), dispatcher.clone());
-        let writer = std::thread::Builder::new()
-            .name("ferromcp-stdout".into())
-            .spawn(move || write_loop(rx, output))?;
+        let writer =
+            std::thread::Builder::new().name("ferromcp-stdout".into()).spawn(move || write_loop(rx, output))?;
         let reader_session = session.clone();
         let (stop, stop_rx) = UnixStream::pair()?;
-        let input = StoppableInput {
-            file: input,
-            stop: stop_rx,
-        };
-        let reader = std::thread::Builder::new()
-            .name("ferromcp-stdin".into())
-            .spawn(move || {
-                read_loop(&engine, &reader_session, input, max_message_size);
-                dispatcher.closed();
-            })?;
-        Ok(StdioTransport {
-            session,
-            out,
-            writer: Some(writer),
-            reader: Some(reader),
-            stop: Some(stop),
-        })
+        let input = StoppableInput { file: input, stop: stop_rx };
+        let reader = std::thread::Builder::new().name("ferromcp-stdin".into()).spawn(move || {
+            read_loop(&engine, &reader_session, input, max_message_size);
+            dispatcher.closed();
+        })?;
+        Ok(StdioTransport { session, out, writer: Some(writer), reader: Some(reader), stop: Some(stop) })
     }
 
     pub fn session(&self) -> &Arc<Session> {
@@ -142,13 +120,12 @@ fn read_loop(engine: &Engine, session: &Arc<Session>, input: StoppableInput, max
     let mut reader = LineReader::new(BufReader::with_capacity(64 * 1024, input), max);
     loop {
         match reader.next_line() {
-            Ok(Some(Line::Message(line))) => engine.handle(session, &line),
+            Ok(Some(Line::Message(line))) => {
+                engine.handle(session, &line);
+            }
             Ok(Some(Line::Oversized { seen })) => {
                 let msg = format!("Invalid Request: message of at least {seen} bytes exceeds the limit of {max} bytes");
-                session.out.send(
-                    jsonrpc::error_response(None, INVALID_REQUEST, &msg, None),
-                    OutKind::Response,
-                );
+                session.out.send(jsonrpc::error_response(None, INVALID_REQUEST, &msg, None), OutKind::Response);
             }
             Ok(None) | Err(_) => return,
         }

@@ -1,0 +1,123 @@
+//! `HttpServer`: serves the engine over Streamable HTTP on tokio threads owned by this object.
+
+use crate::engine::Engine;
+use crate::queue::Queue;
+use ferromcp_core::http::{HttpConfig, HttpServer as CoreHttpServer};
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[pyclass(frozen, module = "ferromcp._core")]
+pub struct HttpServer {
+    queue: Arc<Queue>,
+    server: Mutex<Option<CoreHttpServer>>,
+    host: String,
+    port: u16,
+}
+
+fn secs(s: Option<f64>) -> Option<Duration> {
+    s.filter(|v| v.is_finite() && *v > 0.0).map(Duration::from_secs_f64)
+}
+
+#[pymethods]
+impl HttpServer {
+    /// Binds `host:port` (port 0 picks a free one) and starts serving `path`.
+    #[new]
+    #[pyo3(signature = (
+        engine, *, host, port, path, json_response=false, max_body_bytes=4*1024*1024, max_sessions=10_000,
+        session_idle_timeout=1800.0, max_in_flight_per_session=64, replay_buffer_events=256,
+        max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), allowed_hosts=None,
+        allowed_origins=None, allow_delete=true, io_threads=1
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        engine: &Engine,
+        host: String,
+        port: u16,
+        path: String,
+        json_response: bool,
+        max_body_bytes: usize,
+        max_sessions: usize,
+        session_idle_timeout: f64,
+        max_in_flight_per_session: usize,
+        replay_buffer_events: usize,
+        max_streams_per_session: usize,
+        retry_ms: Option<u64>,
+        keepalive: Option<f64>,
+        allowed_hosts: Option<Vec<String>>,
+        allowed_origins: Option<Vec<String>>,
+        allow_delete: bool,
+        io_threads: usize,
+    ) -> PyResult<Self> {
+        let config = HttpConfig {
+            host,
+            port,
+            path,
+            json_response,
+            max_body_bytes,
+            max_sessions,
+            session_idle_timeout: secs(Some(session_idle_timeout)).unwrap_or(Duration::from_secs(1800)),
+            max_in_flight_per_session,
+            replay_buffer_events,
+            max_streams_per_session,
+            retry_ms,
+            keepalive: secs(keepalive),
+            allowed_hosts,
+            allowed_origins,
+            allow_delete,
+            io_threads,
+        };
+        let queue = Queue::new()?;
+        let server = CoreHttpServer::start(engine.inner.clone(), queue.clone(), config)
+            .map_err(|e| PyOSError::new_err(format!("cannot serve HTTP: {e}")))?;
+        let addr = server.local_addr();
+        Ok(HttpServer { queue, server: Mutex::new(Some(server)), host: addr.ip().to_string(), port: addr.port() })
+    }
+
+    #[getter]
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn wake_fd(&self) -> i32 {
+        self.queue.wake_fd()
+    }
+
+    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.queue.drain(py)
+    }
+
+    /// Sessions currently open.
+    fn sessions(&self) -> usize {
+        self.server.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |s| s.sessions())
+    }
+
+    /// Calls handed to Python and not yet answered, across all sessions.
+    fn in_flight(&self) -> usize {
+        self.server.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |s| s.in_flight())
+    }
+
+    /// Stops accepting connections; new requests get 503; running calls go on.
+    fn begin_shutdown(&self) {
+        if let Some(s) = self.server.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            s.begin_shutdown();
+        }
+    }
+
+    /// Ends all sessions and streams and stops the I/O threads (waiting up to `grace` seconds). Idempotent.
+    #[pyo3(signature = (grace=5.0))]
+    fn close(&self, py: Python<'_>, grace: f64) {
+        let server = self.server.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut server) = server {
+            let grace = secs(Some(grace)).unwrap_or(Duration::ZERO);
+            py.detach(move || server.close(grace));
+        }
+    }
+}

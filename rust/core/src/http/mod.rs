@@ -1,0 +1,205 @@
+//! The Streamable HTTP transport (2025-03-26 … 2025-11-25 semantics), on hyper and tokio.
+//!
+//! - [`service`]: one MCP endpoint: POST / GET / DELETE, header and session rules, status codes.
+//! - [`sessions`]: the session registry and per-session streams and limits.
+//! - [`sink`]: how a POST is answered (plain JSON, switching to SSE when needed).
+//! - [`sse`]: resumable SSE streams with replay buffers.
+//! - [`body`]: response bodies.
+
+pub mod body;
+pub mod service;
+pub mod sessions;
+pub mod sink;
+pub mod sse;
+
+use crate::engine::Engine;
+use crate::session::Dispatcher;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use service::Service;
+use sessions::{SessionLimits, SessionRegistry};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::runtime::Runtime;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    /// Answer every POST with JSON, never SSE (messages sent along the way go to the GET stream).
+    pub json_response: bool,
+    pub max_body_bytes: usize,
+    pub max_sessions: usize,
+    /// Sessions with nothing running or connected for this long are removed.
+    pub session_idle_timeout: Duration,
+    pub max_in_flight_per_session: usize,
+    pub replay_buffer_events: usize,
+    pub max_streams_per_session: usize,
+    /// `retry:` sent with priming events, in milliseconds.
+    pub retry_ms: Option<u64>,
+    pub keepalive: Option<Duration>,
+    /// Allowed `Host` values; `None` = the loopback names when bound to loopback, anything otherwise.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Allowed `Origin` values; `None` = http(s) origins of the allowed hosts (same-origin when unrestricted).
+    pub allowed_origins: Option<Vec<String>>,
+    pub allow_delete: bool,
+    pub io_threads: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            path: "/mcp".into(),
+            json_response: false,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_sessions: 10_000,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            max_in_flight_per_session: 64,
+            replay_buffer_events: 256,
+            max_streams_per_session: 64,
+            retry_ms: Some(1000),
+            keepalive: Some(Duration::from_secs(15)),
+            allowed_hosts: None,
+            allowed_origins: None,
+            allow_delete: true,
+            io_threads: 1,
+        }
+    }
+}
+
+impl HttpConfig {
+    fn limits(&self) -> SessionLimits {
+        SessionLimits {
+            max_in_flight: self.max_in_flight_per_session,
+            replay_capacity: self.replay_buffer_events,
+            max_streams: self.max_streams_per_session,
+        }
+    }
+}
+
+pub struct HttpServer {
+    runtime: Option<Runtime>,
+    local_addr: SocketAddr,
+    service: Arc<Service>,
+    shutdown: watch::Sender<bool>,
+    accept: Option<JoinHandle<()>>,
+    closed: AtomicBool,
+}
+
+impl HttpServer {
+    /// Binds and starts serving on background threads; returns once the socket is listening.
+    pub fn start(engine: Arc<Engine>, dispatcher: Arc<dyn Dispatcher>, config: HttpConfig) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.io_threads.max(1))
+            .thread_name("ferromcp-http")
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(TcpListener::bind((config.host.as_str(), config.port)))?;
+        let local_addr = listener.local_addr()?;
+        let registry = Arc::new(SessionRegistry::new(config.max_sessions));
+        let service = Arc::new(Service::new(engine, dispatcher, config.clone(), local_addr, registry));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let accept = runtime.spawn(accept_loop(listener, service.clone(), shutdown_rx.clone()));
+        runtime.spawn(expire_loop(service.clone(), config.session_idle_timeout, shutdown_rx));
+        Ok(HttpServer {
+            runtime: Some(runtime),
+            local_addr,
+            service,
+            shutdown,
+            accept: Some(accept),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.service.sessions().len()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.service.sessions().in_flight()
+    }
+
+    /// Stops accepting connections and new requests (503); calls already running go on.
+    pub fn begin_shutdown(&self) {
+        self.service.draining.store(true, Ordering::Release);
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Ends every session and stream, lets connections finish within `grace`, and stops the threads.
+    pub fn close(&mut self, grace: Duration) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.begin_shutdown();
+        self.service.sessions().terminate_all();
+        if let Some(runtime) = self.runtime.take() {
+            if let Some(accept) = self.accept.take() {
+                let _ = runtime.block_on(async { tokio::time::timeout(grace, accept).await });
+            }
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.close(Duration::from_secs(1));
+    }
+}
+
+async fn accept_loop(listener: TcpListener, service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder.keep_alive(true);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                // NOTE: without TCP_NODELAY a small SSE event can wait ~40 ms for a delayed ACK (Nagle).
+                let _ = stream.set_nodelay(true);
+                let svc = service.clone();
+                let conn = builder.serve_connection(
+                    TokioIo::new(stream),
+                    hyper::service::service_fn(move |req| {
+                        let svc = svc.clone();
+                        async move { Ok::<_, std::convert::Infallible>(svc.handle(req).await) }
+                    }),
+                );
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    // Connections finish their current exchange; streams have been ended by the caller.
+    graceful.shutdown().await;
+}
+
+async fn expire_loop(service: Arc<Service>, ttl: Duration, mut shutdown: watch::Receiver<bool>) {
+    let period = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    let ttl_ms = ttl.as_millis() as u64;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {
+                service.sessions().expire(ttl_ms);
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! The MCP endpoint: every HTTP-level rule of Streamable HTTP (2025-03-26 … 2025-11-25) is enforced here,
+//! before the engine sees a message.
+
+use super::body::{HttpBody, SseBody};
+use super::sessions::{CreateError, HttpSession, SessionRegistry};
+use super::sink::{Answer, RequestSink};
+use super::sse::parse_event_id;
+use super::HttpConfig;
+use crate::engine::Engine;
+use crate::jsonrpc::{self, Frame, Message, INVALID_REQUEST, PARSE_ERROR};
+use crate::protocol::LEGACY_VERSIONS;
+use crate::session::{Dispatcher, Outbound};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+
+pub struct Service {
+    engine: Arc<Engine>,
+    dispatcher: Arc<dyn Dispatcher>,
+    config: HttpConfig,
+    registry: Arc<SessionRegistry>,
+    allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    /// Set on shutdown: new requests get 503 while running calls finish.
+    pub draining: AtomicBool,
+}
+
+type Resp = Response<HttpBody>;
+
+/// A JSON-RPC error (without id) as an HTTP response with `status`.
+fn rpc_error(status: StatusCode, code: i32, message: &str) -> Resp {
+    let body = jsonrpc::error_response(None, code, message, None);
+    let mut resp = Response::new(HttpBody::bytes(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether an Accept header admits `mime` (exactly, by `type/*`, or by `*/*`).
+fn accepts(headers: &HeaderMap, mime: &str) -> bool {
+    let major = mime.split('/').next().unwrap_or(mime);
+    headers.get_all(hyper::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
+            let range = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            range == mime || range == "*/*" || range == format!("{major}/*")
+        },
+    )
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "::1" | "[::1]") || host.starts_with("127.")
+}
+
+impl Service {
+    pub fn new(
+        engine: Arc<Engine>,
+        dispatcher: Arc<dyn Dispatcher>,
+        config: HttpConfig,
+        local: SocketAddr,
+        registry: Arc<SessionRegistry>,
+    ) -> Service {
+        let port = local.port();
+        let allowed_hosts = config.allowed_hosts.clone().or_else(|| {
+            is_loopback(&config.host).then(|| {
+                ["127.0.0.1", "localhost", "[::1]"]
+                    .iter()
+                    .flat_map(|h| [h.to_string(), format!("{h}:{port}")])
+                    .collect()
+            })
+        });
+        let allowed_origins = config.allowed_origins.clone().or_else(|| {
+            allowed_hosts
+                .as_ref()
+                .map(|hosts| hosts.iter().flat_map(|h| [format!("http://{h}"), format!("https://{h}")]).collect())
+        });
+        let normalize = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+        Service {
+            engine,
+            dispatcher,
+            config,
+            registry,
+            allowed_hosts: allowed_hosts.map(normalize),
+            allowed_origins: allowed_origins.map(normalize),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.registry
+    }
+
+    pub async fn handle(&self, req: Request<Incoming>) -> Resp {
+        if req.uri().path() != self.config.path {
+            return rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Not Found");
+        }
+        if let Some(resp) = self.check_host_and_origin(req.headers()) {
+            return resp;
+        }
+        if self.draining.load(Ordering::Acquire) {
+            return rpc_error(StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, "Server is shutting down");
+        }
+        if let Some(version) = header(req.headers(), VERSION_HEADER) {
+            if !LEGACY_VERSIONS.contains(&version) {
+                let msg = format!("Bad Request: unsupported MCP-Protocol-Version {version:?}");
+                return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &msg);
+            }
+        }
+        match *req.method() {
+            Method::POST => self.post(req).await,
+            Method::GET => self.get(req),
+            Method::DELETE => self.delete(req),
+            _ => {
+                let mut resp = rpc_error(StatusCode::METHOD_NOT_ALLOWED, INVALID_REQUEST, "Method Not Allowed");
+                let allow = if self.config.allow_delete { "GET, POST, DELETE" } else { "GET, POST" };
+                resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+        }
+    }
+
+    /// DNS-rebinding protection: a browser page on another site must not reach a local server.
+    fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<Resp> {
+        let host = header(headers, "host").map(str::to_ascii_lowercase);
+        if let Some(allowed) = &self.allowed_hosts {
+            if !host.as_ref().is_some_and(|h| allowed.contains(h)) {
+                let msg = format!("Forbidden: invalid Host header {:?}", host.unwrap_or_default());
+                return Some(rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, &msg));
+            }
+        }
+        let origin = header(headers, "origin")?.to_ascii_lowercase();
+        let ok = match &self.allowed_origins {
+            Some(allowed) => allowed.contains(&origin),
+            // Unrestricted host: only same-origin browser requests.
+            None => host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}")),
+        };
+        (!ok).then(|| {
+            rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, &format!("Forbidden: invalid Origin {origin:?}"))
+        })
+    }
+
+    /// The session named by the request's header: 400 when absent, 404 when unknown or terminated.
+    fn session_of(&self, headers: &HeaderMap) -> Result<Arc<HttpSession>, SessionMissing> {
+        let id = header(headers, SESSION_HEADER).ok_or(SessionMissing::NoHeader)?;
+        match self.registry.get(id) {
+            Some(s) if !s.terminated.load(Ordering::Acquire) => {
+                s.touch(self.registry.now_ms());
+                Ok(s)
+            }
+            _ => Err(SessionMissing::Unknown),
+        }
+    }
+
+    async fn post(&self, req: Request<Incoming>) -> Resp {
+        let headers = req.headers();
+        if !(accepts(headers, "application/json") && accepts(headers, "text/event-stream")) {
+            let msg = "Not Acceptable: the client must accept both application/json and text/event-stream";
+            return rpc_error(StatusCode::NOT_ACCEPTABLE, INVALID_REQUEST, msg);
+        }
+        let json_type = header(headers, CONTENT_TYPE.as_str())
+            .is_some_and(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+        if !json_type {
+            let msg = "Unsupported Media Type: Content-Type must be application/json";
+            return rpc_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_REQUEST, msg);
+        }
+        let limit = self.config.max_body_bytes;
+        let too_large = || {
+            let msg = format!("Payload Too Large: the body exceeds {limit} bytes");
+            rpc_error(StatusCode::PAYLOAD_TOO_LARGE, INVALID_REQUEST, &msg)
+        };
+        if header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
+            return too_large();
+        }
+        let existing = header(headers, SESSION_HEADER).is_some();
+        let session = if existing {
+            match self.session_of(headers) {
+                Ok(s) => Some(s),
+                Err(missing) => return missing.response(),
+            }
+        } else {
+            None
+        };
+        let body: Bytes = match Limited::new(req.into_body(), limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+            Err(_) => {
+                return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: could not read the body")
+            }
+        };
+        match session {
+            Some(session) => self.post_to_session(session, &body, false).await,
+            None => self.post_new_session(&body).await,
+        }
+    }
+
+    /// A POST without a session must be an `initialize`; the session exists only once it succeeded.
+    async fn post_new_session(&self, body: &[u8]) -> Resp {
+        let is_initialize = match jsonrpc::split(body) {
+            Err(rejection) => return rpc_error(StatusCode::BAD_REQUEST, PARSE_ERROR, &rejection.message),
+            Ok(Frame::Single(raw)) => {
+                matches!(jsonrpc::classify(raw), Ok(Message::Request { ref method, .. }) if method == "initialize")
+            }
+            Ok(Frame::Batch(_)) => false,
+        };
+        if !is_initialize {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "Bad Request: Mcp-Session-Id header is required",
+            );
+        }
+        if !self.registry.has_room() {
+            return rpc_error(StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, "Too many sessions; try again later");
+        }
+        let Ok(id) = SessionRegistry::new_id() else {
+            return rpc_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                jsonrpc::INTERNAL_ERROR,
+                "no randomness for a session id",
+            );
+        };
+        let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.now_ms());
+        self.post_to_session(session, body, true).await
+    }
+
+    async fn post_to_session(&self, session: Arc<HttpSession>, body: &[u8], new: bool) -> Resp {
+        // Back-pressure: a session with too many calls running waits here, holding only this connection.
+        let Ok(permit) = session.in_flight.clone().acquire_owned().await else {
+            return rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Session not found");
+        };
+        let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
+        let reply: Arc<dyn Outbound> = sink;
+        if !self.engine.handle_reply(&session.core, body, &reply) {
+            return accepted();
+        }
+        drop(reply);
+        if new {
+            if session.core.version().is_none() {
+                // initialize failed: answer it, but there is no session to keep.
+                return match answer.await {
+                    Ok(Answer::Json(bytes)) => json_response(bytes, StatusCode::OK),
+                    _ => rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: initialize failed"),
+                };
+            }
+            if let Err(CreateError::Full | CreateError::Random) = self.registry.insert(session.clone()) {
+                return rpc_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    INVALID_REQUEST,
+                    "Too many sessions; try again later",
+                );
+            }
+        }
+        let mut resp = match answer.await {
+            Ok(Answer::Json(bytes)) => {
+                // An error the engine could not tie to a request id (malformed JSON, invalid envelope) is a bad
+                // request at the HTTP level too.
+                let status = if bytes.starts_with(br#"{"jsonrpc":"2.0","error""#) {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                };
+                json_response(bytes, status)
+            }
+            Ok(Answer::Sse(stream)) => {
+                let rx = stream.attach(None, false, self.config.replay_buffer_events + 16);
+                sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(permit)]))
+            }
+            // Cancelled by the client before any answer: nothing to send.
+            Err(_) => accepted(),
+        };
+        if new {
+            if let Ok(v) = HeaderValue::from_str(&session.id) {
+                resp.headers_mut().insert(SESSION_HEADER, v);
+            }
+        }
+        resp
+    }
+
+    fn get(&self, req: Request<Incoming>) -> Resp {
+        let headers = req.headers();
+        if !accepts(headers, "text/event-stream") {
+            return rpc_error(
+                StatusCode::NOT_ACCEPTABLE,
+                INVALID_REQUEST,
+                "Not Acceptable: GET needs Accept: text/event-stream",
+            );
+        }
+        let session = match self.session_of(headers) {
+            Ok(s) => s,
+            Err(missing) => return missing.response(),
+        };
+        let capacity = self.config.replay_buffer_events + 16;
+        if let Some(last) = header(headers, "last-event-id") {
+            let Some((stream_id, seq)) = parse_event_id(last) else {
+                return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: unknown Last-Event-ID");
+            };
+            let Some(stream) = session.stream(stream_id).filter(|s| s.can_resume_after(seq)) else {
+                return rpc_error(
+                    StatusCode::NOT_FOUND,
+                    INVALID_REQUEST,
+                    "Not Found: that stream can no longer be resumed",
+                );
+            };
+            if stream_id == 0 {
+                let Some(guard) = GetGuard::claim(&session) else { return conflict() };
+                let rx = stream.attach(Some(seq), true, capacity);
+                return sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]));
+            }
+            let rx = stream.attach(Some(seq), true, capacity);
+            return sse_response(SseBody::new(rx, self.config.keepalive, Vec::new()));
+        }
+        let Some(guard) = GetGuard::claim(&session) else { return conflict() };
+        if session.core.version().is_some_and(|v| v >= "2025-11-25") {
+            session.standalone.prime(self.config.retry_ms);
+        }
+        let rx = session.standalone.attach(None, true, capacity);
+        sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]))
+    }
+
+    fn delete(&self, req: Request<Incoming>) -> Resp {
+        if !self.config.allow_delete {
+            let mut resp = rpc_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                INVALID_REQUEST,
+                "Method Not Allowed: sessions end by expiry",
+            );
+            resp.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, POST"));
+            return resp;
+        }
+        match self.session_of(req.headers()) {
+            Ok(session) => {
+                self.registry.remove(&session.id);
+                Response::new(HttpBody::empty())
+            }
+            Err(missing) => missing.response(),
+        }
+    }
+}
+
+enum SessionMissing {
+    NoHeader,
+    Unknown,
+}
+
+impl SessionMissing {
+    fn response(self) -> Resp {
+        match self {
+            SessionMissing::NoHeader => {
+                rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
+            }
+            SessionMissing::Unknown => rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Session not found"),
+        }
+    }
+}
+
+fn accepted() -> Resp {
+    let mut resp = Response::new(HttpBody::empty());
+    *resp.status_mut() = StatusCode::ACCEPTED;
+    resp
+}
+
+fn conflict() -> Resp {
+    rpc_error(StatusCode::CONFLICT, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
+}
+
+fn json_response(bytes: Vec<u8>, status: StatusCode) -> Resp {
+    let mut resp = Response::new(HttpBody::bytes(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn sse_response(body: SseBody) -> Resp {
+    let mut resp = Response::new(HttpBody::Sse(body));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// The one-GET-stream-per-session flag, released when the stream's body is dropped.
+struct GetGuard(Arc<HttpSession>);
+
+impl GetGuard {
+    fn claim(session: &Arc<HttpSession>) -> Option<GetGuard> {
+        (!session.get_open.swap(true, Ordering::AcqRel)).then(|| GetGuard(session.clone()))
+    }
+}
+
+impl Drop for GetGuard {
+    fn drop(&mut self) {
+        self.0.get_open.store(false, Ordering::Release);
+    }
+}

@@ -1,0 +1,196 @@
+//! HTTP sessions: the registry (bounded, with an idle TTL), and per session its SSE streams and limits.
+
+use super::sse::SseStream;
+use crate::session::{Dispatcher, OutKind, Outbound, Session};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// Limits that shape every session.
+#[derive(Clone, Debug)]
+pub struct SessionLimits {
+    pub max_in_flight: usize,
+    pub replay_capacity: usize,
+    /// Streams (finished or not) kept per session for resumption; the oldest finished ones go first.
+    pub max_streams: usize,
+}
+
+/// Where messages unrelated to any request go: the session's standalone stream (the GET stream).
+struct StandaloneOut(Arc<SseStream>);
+
+impl Outbound for StandaloneOut {
+    fn send(&self, msg: Vec<u8>, _kind: OutKind) {
+        self.0.push(&msg);
+    }
+}
+
+pub struct HttpSession {
+    pub id: String,
+    pub core: Arc<Session>,
+    /// Stream 0: server messages not tied to a request, delivered on the GET stream.
+    pub standalone: Arc<SseStream>,
+    streams: Mutex<BTreeMap<u64, Arc<SseStream>>>,
+    next_stream: AtomicU64,
+    /// A GET stream is open (at most one per session).
+    pub get_open: AtomicBool,
+    pub in_flight: Arc<Semaphore>,
+    pub terminated: AtomicBool,
+    last_seen_ms: AtomicU64,
+    limits: SessionLimits,
+}
+
+impl HttpSession {
+    pub fn new(id: String, dispatcher: Arc<dyn Dispatcher>, limits: SessionLimits, now_ms: u64) -> Arc<HttpSession> {
+        let standalone = Arc::new(SseStream::new(0, limits.replay_capacity));
+        let core = Session::new(Arc::new(StandaloneOut(standalone.clone())), dispatcher);
+        Arc::new(HttpSession {
+            id,
+            core,
+            standalone,
+            streams: Mutex::new(BTreeMap::new()),
+            next_stream: AtomicU64::new(1),
+            get_open: AtomicBool::new(false),
+            in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            terminated: AtomicBool::new(false),
+            last_seen_ms: AtomicU64::new(now_ms),
+            limits,
+        })
+    }
+
+    pub fn touch(&self, now_ms: u64) {
+        self.last_seen_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// A new request stream, registered for resumption.
+    pub fn new_stream(&self) -> Arc<SseStream> {
+        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        let stream = Arc::new(SseStream::new(id, self.limits.replay_capacity));
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        streams.insert(id, stream.clone());
+        while streams.len() > self.limits.max_streams {
+            let oldest_finished = streams.iter().find(|(_, s)| s.is_finished()).map(|(k, _)| *k);
+            match oldest_finished {
+                Some(k) => streams.remove(&k),
+                None => streams.pop_first().map(|(_, s)| s),
+            };
+        }
+        stream
+    }
+
+    pub fn stream(&self, id: u64) -> Option<Arc<SseStream>> {
+        if id == 0 {
+            return Some(self.standalone.clone());
+        }
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    /// True when nothing is running or connected: safe to expire.
+    fn is_idle(&self) -> bool {
+        self.in_flight.available_permits() == self.limits.max_in_flight.max(1)
+            && !self.get_open.load(Ordering::Relaxed)
+            && self.core.in_flight() == 0
+    }
+
+    /// Ends the session: its streams end and it accepts nothing more.
+    pub fn terminate(&self) {
+        self.terminated.store(true, Ordering::Release);
+        self.standalone.finish();
+        for stream in self.streams.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            stream.finish();
+        }
+    }
+}
+
+pub struct SessionRegistry {
+    sessions: RwLock<HashMap<String, Arc<HttpSession>>>,
+    max_sessions: usize,
+    started: Instant,
+}
+
+pub enum CreateError {
+    Full,
+    Random,
+}
+
+impl SessionRegistry {
+    pub fn new(max_sessions: usize) -> SessionRegistry {
+        SessionRegistry { sessions: RwLock::new(HashMap::new()), max_sessions, started: Instant::now() }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// A cryptographically random id: 128 bits as 32 lowercase hex characters (visible ASCII).
+    pub fn new_id() -> Result<String, CreateError> {
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw).map_err(|_| CreateError::Random)?;
+        Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.len() < self.max_sessions
+    }
+
+    pub fn insert(&self, session: Arc<HttpSession>) -> Result<(), CreateError> {
+        let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+        if sessions.len() >= self.max_sessions {
+            return Err(CreateError::Full);
+        }
+        sessions.insert(session.id.clone(), session);
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<HttpSession>> {
+        self.sessions.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    pub fn remove(&self, id: &str) -> Option<Arc<HttpSession>> {
+        let removed = self.sessions.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        if let Some(s) = &removed {
+            s.terminate();
+        }
+        removed
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls in flight across all sessions.
+    pub fn in_flight(&self) -> usize {
+        self.sessions.read().unwrap_or_else(|p| p.into_inner()).values().map(|s| s.core.in_flight()).sum()
+    }
+
+    /// Removes sessions idle for longer than `ttl_ms`; returns how many.
+    pub fn expire(&self, ttl_ms: u64) -> usize {
+        let now = self.now_ms();
+        let expired: Vec<String> = self
+            .sessions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|s| now.saturating_sub(s.last_seen_ms.load(Ordering::Relaxed)) > ttl_ms && s.is_idle())
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &expired {
+            self.remove(id);
+        }
+        expired.len()
+    }
+
+    /// Ends every session (server shutdown).
+    pub fn terminate_all(&self) {
+        let all: Vec<Arc<HttpSession>> =
+            self.sessions.write().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, s)| s).collect();
+        for s in all {
+            s.terminate();
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Where one POST's messages go. The fast path answers with plain JSON; the first message that is not the
+//! response (progress, a log, a request to the client, or the handler closing its stream) switches the
+//! answer to an SSE stream, which then carries everything up to and including the response.
+
+use super::sessions::HttpSession;
+use super::sse::SseStream;
+use crate::session::{OutKind, Outbound};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// How the POST is answered, decided by the first message.
+pub enum Answer {
+    Json(Vec<u8>),
+    Sse(Arc<SseStream>),
+}
+
+enum State {
+    Waiting(oneshot::Sender<Answer>),
+    Streaming(Arc<SseStream>),
+    Done,
+}
+
+pub struct RequestSink {
+    session: Arc<HttpSession>,
+    state: Mutex<State>,
+    json_only: bool,
+    retry_ms: Option<u64>,
+}
+
+impl RequestSink {
+    pub fn new(
+        session: Arc<HttpSession>,
+        json_only: bool,
+        retry_ms: Option<u64>,
+    ) -> (Arc<RequestSink>, oneshot::Receiver<Answer>) {
+        let (tx, rx) = oneshot::channel();
+        let sink = Arc::new(RequestSink { session, state: Mutex::new(State::Waiting(tx)), json_only, retry_ms });
+        (sink, rx)
+    }
+
+    /// Opens the SSE stream for this POST: a priming event first on sessions that speak 2025-11-25 (older
+    /// clients reject an event with empty data).
+    fn open_stream(&self, tx: oneshot::Sender<Answer>) -> Arc<SseStream> {
+        let stream = self.session.new_stream();
+        if self.session.core.version().is_some_and(|v| v >= "2025-11-25") {
+            stream.prime(self.retry_ms);
+        }
+        let _ = tx.send(Answer::Sse(stream.clone()));
+        stream
+    }
+}
+
+impl Outbound for RequestSink {
+    fn send(&self, msg: Vec<u8>, kind: OutKind) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *state, State::Done) {
+            State::Waiting(tx) if kind == OutKind::Response => {
+                let _ = tx.send(Answer::Json(msg));
+            }
+            State::Waiting(tx) if self.json_only => {
+                // JSON-only responses cannot carry it; the session's GET stream can.
+                self.session.standalone.push(&msg);
+                *state = State::Waiting(tx);
+            }
+            State::Waiting(tx) => {
+                let stream = self.open_stream(tx);
+                stream.push(&msg);
+                *state = State::Streaming(stream);
+            }
+            State::Streaming(stream) => {
+                stream.push(&msg);
+                if kind == OutKind::Response {
+                    stream.finish();
+                } else {
+                    *state = State::Streaming(stream);
+                }
+            }
+            State::Done => {}
+        }
+    }
+
+    fn abandon(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let State::Streaming(stream) = std::mem::replace(&mut *state, State::Done) {
+            stream.finish();
+        }
+        // A Waiting sender is dropped: the POST is answered 202 with no body.
+    }
+
+    fn close_stream(&self) -> bool {
+        if self.json_only {
+            return false;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *state, State::Done) {
+            State::Waiting(tx) => {
+                let stream = self.open_stream(tx);
+                stream.park();
+                *state = State::Streaming(stream);
+                true
+            }
+            State::Streaming(stream) => {
+                stream.park();
+                *state = State::Streaming(stream);
+                true
+            }
+            State::Done => false,
+        }
+    }
+}
