@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import msgspec
 import pydantic
-from ferromcp import Audio, Context, EmbeddedResource, Image, ResourceLink, Server, ToolError
+from ferromcp import Audio, Context, EmbeddedResource, Image, McpError, ResourceLink, Server, ToolError
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 server = Server("everything", "2.0.0", title="Everything", instructions="Test fixture server.")
@@ -223,5 +223,63 @@ def explicit_output() -> dict[str, bool]:
     return {"ok": True}
 
 
+@dataclass
+class Contact:
+    name: str
+    email: str
+    age: int = 0
+
+
+@server.tool
+async def ask_model(prompt: str, ctx: Context) -> str:
+    """Sampling: asks the client's model."""
+    result = await ctx.sample(prompt, max_tokens=50, system_prompt="Be brief.")
+    return f"model {result.model} said: {result.text}"
+
+
+@server.tool
+async def ask_user(question: str, ctx: Context) -> dict[str, Any]:
+    """Elicitation: asks the user for a contact."""
+    answer = await ctx.elicit(question, Contact)
+    if answer.action != "accept":
+        return {"action": answer.action}
+    contact: Contact = answer.content
+    return {"action": "accept", "name": contact.name, "email": contact.email, "age": contact.age}
+
+
+@server.tool
+async def roots(ctx: Context) -> list[str]:
+    """The client's roots."""
+    return [r["uri"] for r in await ctx.list_roots()]
+
+
+@server.tool
+async def ask_unanswered(ctx: Context) -> str:
+    """A request the client never answers: times out."""
+    try:
+        await ctx.request("test/never", {}, timeout=0.3)
+    except TimeoutError as exc:
+        return f"timeout: {exc}"
+    except McpError as exc:
+        return f"error {exc.code}: {exc.message}"
+    return "answered?"
+
+
+@server.tool
+async def reconnecting(ctx: Context) -> str:
+    """Closes its SSE stream, then finishes: the client resumes with Last-Event-ID (SEP-1699)."""
+    await ctx.report_progress(1, 2, "before the stream closes")
+    closed = ctx.close_stream()
+    await asyncio.sleep(0.2)
+    await ctx.report_progress(2, 2, "while the client was away")
+    return f"finished after reconnect (closed={closed})"
+
+
 if __name__ == "__main__":
-    server.run()
+    if len(sys.argv) > 2 and sys.argv[1] == "http":
+        options: dict[str, Any] = {}
+        if "--json-response" in sys.argv:
+            options["json_response"] = True
+        server.run("http", host="127.0.0.1", port=int(sys.argv[2]), **options)
+    else:
+        server.run()
