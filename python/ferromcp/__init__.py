@@ -17,11 +17,24 @@ from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image,
 from ._context import Context, ElicitResult, LogLevel, McpError, SamplingResult
 from ._core import __version__
 from ._server import HttpOptions, Server
+from ._surface import (
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    Message,
+    PromptRef,
+    ResourceContents,
+    ResourceNotFound,
+    ResourceRef,
+)
 from ._tools import ToolError
 
 __all__ = [
     "Annotations",
     "Audio",
+    "Completion",
+    "CompletionArgument",
+    "CompletionContext",
     "ContentBlock",
     "Context",
     "ElicitResult",
@@ -30,7 +43,12 @@ __all__ = [
     "Image",
     "LogLevel",
     "McpError",
+    "Message",
+    "PromptRef",
+    "ResourceContents",
     "ResourceLink",
+    "ResourceNotFound",
+    "ResourceRef",
     "SamplingResult",
     "Server",
     "TextContent",

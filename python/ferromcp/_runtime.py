@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import typing
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ._context import Context
-from ._tools import ToolError, ToolSpec, respond
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
     from ._server import Server
 
-__all__ = ["Dispatcher"]
-
-_logger = logging.getLogger("ferromcp")
+__all__ = ["Dispatcher", "HandlerSpec"]
 
 
 class EventSource(Protocol):
@@ -30,15 +27,30 @@ class EventSource(Protocol):
     def drain(self) -> list[Any]: ...
 
 
-def _fail(handle: CallHandle, spec: ToolSpec, exc: BaseException) -> None:
-    if isinstance(exc, ToolError):
-        handle.respond_text(str(exc), True)
-        return
-    _logger.error("tool %r raised", spec.name, exc_info=exc)
-    handle.respond_text(f"Error executing tool {spec.name}: {exc}", True)
+class HandlerSpec(Protocol):
+    """What the dispatcher needs of a registered handler (tool, resource, prompt, completion)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+    @property
+    def is_async(self) -> bool: ...
+    @property
+    def blocking(self) -> bool: ...
+    @property
+    def ctx_param(self) -> str | None: ...
+    @property
+    def converters(self) -> tuple[tuple[str, Callable[[Any], Any]], ...]: ...
+    @property
+    def drop(self) -> tuple[str, ...]: ...
+    def respond(self, handle: CallHandle, value: Any) -> None: ...
+    def fail(self, handle: CallHandle, exc: BaseException) -> None: ...
 
 
-def _prepare(spec: ToolSpec, handle: CallHandle, args: dict[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
+def _prepare(spec: HandlerSpec, handle: CallHandle, args: dict[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
+    for name in spec.drop:
+        args.pop(name, None)
     for name, convert in spec.converters:
         if name in args:
             args[name] = convert(args[name])
@@ -80,7 +92,7 @@ class Dispatcher:
         self._replies.pop(key, None)
 
     def _on_ready(self) -> None:
-        tools = self.server._tools_by_id  # pyright: ignore[reportPrivateUsage]
+        handlers = self.server._handlers  # pyright: ignore[reportPrivateUsage]
         for event in self._source.drain():
             if event.__class__ is tuple and len(event) == 2:
                 key, outcome = event
@@ -88,22 +100,22 @@ class Dispatcher:
                 if future is not None and not future.done():
                     future.set_result(outcome)
             elif event.__class__ is tuple:
-                handle, tool_id, args = event
-                spec = tools.get(tool_id)
+                handle, handler_id, args = event
+                spec = handlers.get(handler_id)
                 if spec is None:  # removed while the call was queued
-                    handle.respond_error(-32602, "Unknown tool: it was removed")
+                    handle.respond_error(-32602, "Unknown handler: it was removed")
                 elif spec.is_async or spec.blocking:
                     self._start_task(spec, handle, args)
                 else:
                     try:
                         result = spec.fn(**_prepare(spec, handle, args, self))
                     except Exception as exc:
-                        _fail(handle, spec, exc)
+                        spec.fail(handle, exc)
                     else:
                         try:
-                            respond(handle, spec, result)
+                            spec.respond(handle, result)
                         except Exception as exc:
-                            _fail(handle, spec, exc)
+                            spec.fail(handle, exc)
             elif event is None:
                 self._input_closed = True
                 self._maybe_finish()
@@ -112,26 +124,26 @@ class Dispatcher:
                 if task is not None:
                     task.cancel()
 
-    def _start_task(self, spec: ToolSpec, handle: CallHandle, args: dict[str, Any]) -> None:
+    def _start_task(self, spec: HandlerSpec, handle: CallHandle, args: dict[str, Any]) -> None:
         task = self._loop.create_task(self._run(spec, handle, args))
         key = handle.key
         self._tasks[key] = task
         task.add_done_callback(functools.partial(self._task_done, key))
 
-    async def _run(self, spec: ToolSpec, handle: CallHandle, args: dict[str, Any]) -> None:
+    async def _run(self, spec: HandlerSpec, handle: CallHandle, args: dict[str, Any]) -> None:
         try:
             kwargs = _prepare(spec, handle, args, self)
             if spec.blocking:
                 result = await self._loop.run_in_executor(None, functools.partial(spec.fn, **kwargs))
             else:
                 result = await spec.fn(**kwargs)
-            respond(handle, spec, result)
+            spec.respond(handle, result)
         except asyncio.CancelledError:
             # Cancelled by the client (the response is already suppressed) or by shutdown.
             handle.respond_error(-32603, "Request cancelled")
             raise
         except Exception as exc:
-            _fail(handle, spec, exc)
+            spec.fail(handle, exc)
 
     def _task_done(self, key: int, _task: asyncio.Future[Any]) -> None:
         self._tasks.pop(key, None)

@@ -13,8 +13,10 @@ from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import orjson
 
+from ._content import Annotations
 from ._core import Engine, HttpServer, StdioServer
-from ._runtime import Dispatcher
+from ._runtime import Dispatcher, HandlerSpec
+from ._surface import PromptSpec, ResourceSpec, build_completion, build_prompt, build_resource
 from ._tools import ToolSpec, build_tool
 
 __all__ = ["Server"]
@@ -82,8 +84,8 @@ class Server:
         self.instructions = instructions
         self.max_message_size = max_message_size
         self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size)
-        self._tools_by_id: dict[int, ToolSpec] = {}
-        self._tool_ids: dict[str, int] = {}
+        self._handlers: dict[int, HandlerSpec] = {}
+        self._names: dict[tuple[str, str], int] = {}
         self._next_id = 0
 
     # -- tools -------------------------------------------------------------------------------------------------
@@ -106,6 +108,7 @@ class Server:
         blocking: bool = False,
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
+        input_schema: dict[str, Any] | None = None,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -122,11 +125,14 @@ class Server:
         blocking: bool = False,
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
+        input_schema: dict[str, Any] | None = None,
     ) -> F | Callable[[F], F]:
         """Registers a function as a tool: `@server.tool`, `@server.tool()` or `@server.tool(name=..., ...)`.
 
         The input schema comes from the type hints, the description from the docstring. A parameter annotated
         `Context` is injected. `blocking=True` runs a sync function on a worker thread instead of the loop.
+        `input_schema=` publishes a schema verbatim instead (the function then takes its properties as keyword
+        arguments, or `**kwargs`).
         """
 
         def register(func: F) -> F:
@@ -141,6 +147,7 @@ class Server:
                 blocking=blocking,
                 icons=icons,
                 meta=meta,
+                input_schema=input_schema,
             )
             return func
 
@@ -159,10 +166,11 @@ class Server:
         blocking: bool = False,
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
+        input_schema: dict[str, Any] | None = None,
     ) -> None:
         """Registers `fn` as a tool (the non-decorator form of `tool`). A tool of the same name is replaced."""
         spec = build_tool(
-            self._next_id,
+            self._new_id(),
             fn,
             name=name,
             title=title,
@@ -173,24 +181,204 @@ class Server:
             blocking=blocking,
             icons=icons,
             meta=meta,
+            input_schema=input_schema,
         )
         self._engine.add_tool(spec.id, orjson.dumps(spec.definition).decode(), spec.accepts)
-        self._next_id += 1
-        old = self._tool_ids.pop(spec.name, None)
-        if old is not None:
-            del self._tools_by_id[old]
-        self._tools_by_id[spec.id] = spec
-        self._tool_ids[spec.name] = spec.id
+        self._replace(("tool", spec.name), spec)
 
     def remove_tool(self, name: str) -> None:
         """Removes a tool. Raises KeyError if there is none of that name."""
-        tool_id = self._tool_ids.pop(name)
-        del self._tools_by_id[tool_id]
+        self._handlers.pop(self._names.pop(("tool", name)))
         self._engine.remove_tool(name)
 
     def list_tools(self) -> list[dict[str, Any]]:
         """The Tool definitions as `tools/list` sends them."""
-        return [spec.definition for spec in self._tools_by_id.values()]
+        return [spec.definition for spec in self._handlers.values() if isinstance(spec, ToolSpec)]
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # -- resources ---------------------------------------------------------------------------------------------
+
+    def resource(
+        self,
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        size: int | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        blocking: bool = False,
+    ) -> Callable[[F], F]:
+        """Registers a function that reads a resource: `@server.resource("file:///notes.txt")`.
+
+        A URI with `{variables}` is a template (RFC 6570): `@server.resource("users://{user_id}/profile")`
+        matches `users://42/profile` and calls the function with `user_id="42"` (converted to the parameter's
+        annotated type). Return text (`str`), binary (`bytes`, sent base64), any JSON value (sent as JSON text),
+        `ResourceContents`, or a list of those. Raise `ResourceNotFound` for -32002.
+        """
+
+        def register(fn: F) -> F:
+            self.add_resource(
+                fn,
+                uri,
+                name=name,
+                title=title,
+                description=description,
+                mime_type=mime_type,
+                size=size,
+                annotations=annotations,
+                icons=icons,
+                meta=meta,
+                blocking=blocking,
+            )
+            return fn
+
+        return register
+
+    def add_resource(
+        self,
+        fn: Callable[..., Any],
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        size: int | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        blocking: bool = False,
+    ) -> None:
+        """Registers a resource or resource template (the non-decorator form of `resource`)."""
+        spec = build_resource(
+            self._new_id(),
+            fn,
+            uri,
+            name=name,
+            title=title,
+            description=description,
+            mime_type=mime_type,
+            size=size,
+            annotations=annotations,
+            icons=icons,
+            meta=meta,
+            blocking=blocking,
+        )
+        definition = orjson.dumps(spec.definition).decode()
+        if spec.is_template:
+            self._engine.add_template(spec.id, definition)
+        else:
+            self._engine.add_resource(spec.id, definition)
+        self._replace(("resource", uri), spec)
+
+    def remove_resource(self, uri: str) -> None:
+        """Removes a resource (by URI) or template (by URI template). Raises KeyError if there is none."""
+        self._handlers.pop(self._names.pop(("resource", uri)))
+        self._engine.remove_resource(uri)
+
+    def list_resources(self) -> list[dict[str, Any]]:
+        return [s.definition for s in self._handlers.values() if isinstance(s, ResourceSpec) and not s.is_template]
+
+    def list_resource_templates(self) -> list[dict[str, Any]]:
+        return [s.definition for s in self._handlers.values() if isinstance(s, ResourceSpec) and s.is_template]
+
+    async def notify_resource_updated(self, uri: str) -> int:
+        """Tells every session subscribed to `uri` that it changed; returns how many were told."""
+        return self._engine.notify_resource_updated(uri)
+
+    # -- prompts -----------------------------------------------------------------------------------------------
+
+    @overload
+    def prompt(self, fn: F, /) -> F: ...
+
+    @overload
+    def prompt(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def prompt(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> F | Callable[[F], F]:
+        """Registers a prompt: `@server.prompt` or `@server.prompt(name=..., ...)`.
+
+        Parameters become the prompt's arguments (required unless they have a default; an `Annotated` string
+        is the argument's description). Return a string (one user message), a `Message`, a content block, or a
+        list of those.
+        """
+
+        def register(func: F) -> F:
+            self.add_prompt(func, name=name, title=title, description=description, icons=icons, meta=meta)
+            return func
+
+        return register(fn) if fn is not None else register
+
+    def add_prompt(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        spec = build_prompt(self._new_id(), fn, name=name, title=title, description=description, icons=icons, meta=meta)
+        self._engine.add_prompt(spec.id, orjson.dumps(spec.definition).decode())
+        self._replace(("prompt", spec.name), spec)
+
+    def remove_prompt(self, name: str) -> None:
+        self._handlers.pop(self._names.pop(("prompt", name)))
+        self._engine.remove_prompt(name)
+
+    def list_prompts(self) -> list[dict[str, Any]]:
+        return [s.definition for s in self._handlers.values() if isinstance(s, PromptSpec)]
+
+    # -- completion --------------------------------------------------------------------------------------------
+
+    def completion(self, fn: F | None = None, /) -> F | Callable[[F], F]:
+        """Registers the completion handler: `fn(ref, argument, context)` → a list of strings or a `Completion`.
+
+        `ref` is a `PromptRef(name)` or `ResourceRef(uri)`, `argument` a `CompletionArgument(name, value)`,
+        `context` a `CompletionContext(arguments)` or None. At most 100 values are sent.
+        """
+
+        def register(func: F) -> F:
+            spec = build_completion(self._new_id(), func)
+            self._engine.set_completion(spec.id)
+            self._replace(("completion", ""), spec)
+            return func
+
+        return register(fn) if fn is not None else register
+
+    def _replace(self, key: tuple[str, str], spec: HandlerSpec) -> None:
+        old = self._names.get(key)
+        if old is not None:
+            self._handlers.pop(old, None)
+        self._handlers[spec.id] = spec
+        self._names[key] = spec.id
 
     # -- serving -----------------------------------------------------------------------------------------------
 

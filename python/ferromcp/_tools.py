@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import enum
 import inspect
+import logging
 import sys
 import types
 import typing
@@ -22,7 +23,9 @@ from ._context import Context
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
 
-__all__ = ["ToolError", "ToolSpec", "build_tool"]
+__all__ = ["Signature", "ToolError", "ToolSpec", "analyze_signature", "build_tool", "is_async_callable"]
+
+_logger = logging.getLogger("ferromcp")
 
 LATEST_VERSION = "2025-11-25"
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -50,7 +53,19 @@ class ToolSpec:
     converters: tuple[tuple[str, _schema.Converter], ...]
     result_kind: int
     definition: dict[str, Any]
-    accepts: list[str]
+    accepts: list[str] | None
+    drop: tuple[str, ...] = ()
+
+    def respond(self, handle: CallHandle, value: Any) -> None:
+        respond(handle, self, value)
+
+    def fail(self, handle: CallHandle, exc: BaseException) -> None:
+        """Tool failures are results with `isError: true`, so the model sees them and can correct course."""
+        if isinstance(exc, ToolError):
+            handle.respond_text(str(exc), True)
+            return
+        _logger.error("tool %r raised", self.name, exc_info=exc)
+        handle.respond_text(f"Error executing tool {self.name}: {exc}", True)
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -102,6 +117,48 @@ def _is_content_type(tp: Any) -> bool:
     return False
 
 
+@dataclasses.dataclass(slots=True)
+class Signature:
+    """A handler's parameters as the protocol sees them (the Context parameter set aside)."""
+
+    hints: dict[str, Any]
+    ctx_param: str | None
+    params: dict[str, Any]
+    required: list[str]
+    defaults: dict[str, Any]
+    var_keyword: bool = False
+
+
+def analyze_signature(fn: Callable[..., Any], name: str, kind: str, *, allow_kwargs: bool = False) -> Signature:
+    sig = inspect.signature(fn)
+    hints = _hints(fn)
+    out = Signature(hints, None, {}, [], {})
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD and allow_kwargs:
+            out.var_keyword = True
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"{kind} {name!r}: *args/**kwargs parameters are not supported")
+        if p.kind is p.POSITIONAL_ONLY:
+            raise TypeError(f"{kind} {name!r}: positional-only parameter {p.name!r} is not supported")
+        tp = hints.get(p.name, Any)
+        if _is_context(tp):
+            out.ctx_param = p.name
+            continue
+        out.params[p.name] = tp
+        if p.default is p.empty:
+            out.required.append(p.name)
+        else:
+            out.defaults[p.name] = p.default
+    return out
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    target = inspect.unwrap(fn)
+    # A callable object with `async def __call__` is async too.
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__)
+
+
 def build_tool(
     tool_id: int,
     fn: Callable[..., Any],
@@ -115,6 +172,7 @@ def build_tool(
     blocking: bool,
     icons: list[dict[str, Any]] | None,
     meta: dict[str, Any] | None,
+    input_schema: dict[str, Any] | None = None,
 ) -> ToolSpec:
     if not callable(fn):
         raise TypeError(f"a tool must be callable, not {fn!r}")
@@ -123,26 +181,14 @@ def build_tool(
         raise ValueError("this tool needs a name=")
     if len(tool_name) > 128 or not set(tool_name) <= _NAME_CHARS:
         raise ValueError(f"tool name {tool_name!r} must be 1-128 characters of A-Z a-z 0-9 _ - .")
-    sig = inspect.signature(fn)
-    hints = _hints(fn)
-    ctx_param: str | None = None
-    params: dict[str, Any] = {}
-    required: list[str] = []
-    defaults: dict[str, Any] = {}
-    for p in sig.parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"tool {tool_name!r}: *args/**kwargs parameters are not supported")
-        if p.kind is p.POSITIONAL_ONLY:
-            raise TypeError(f"tool {tool_name!r}: positional-only parameter {p.name!r} is not supported")
-        tp = hints.get(p.name, Any)
-        if _is_context(tp):
-            ctx_param = p.name
-            continue
-        params[p.name] = tp
-        if p.default is p.empty:
-            required.append(p.name)
-        else:
-            defaults[p.name] = p.default
+    sig = analyze_signature(fn, tool_name, "tool", allow_kwargs=input_schema is not None)
+    hints, ctx_param, params, required, defaults = sig.hints, sig.ctx_param, sig.params, sig.required, sig.defaults
+    if input_schema is not None:
+        # An explicit schema is published verbatim and validated in Rust; the function takes its properties
+        # as keyword arguments (all of them, with **kwargs).
+        if input_schema.get("type") != "object":
+            raise ValueError(f'tool {tool_name!r}: input_schema must be an object schema ("type": "object")')
+        params = {}
     schemas, defs = _schema.param_schemas(params)
     properties: dict[str, Any] = {}
     for pname, ps in schemas.items():
@@ -152,11 +198,12 @@ def build_tool(
             with contextlib.suppress(TypeError, msgspec.EncodeError):
                 prop["default"] = msgspec.to_builtins(defaults[pname])
         properties[pname] = prop
-    input_schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        input_schema["required"] = required
-    if defs:
-        input_schema["$defs"] = defs
+    if input_schema is None:
+        input_schema = {"type": "object", "properties": properties}
+        if required:
+            input_schema["required"] = required
+        if defs:
+            input_schema["$defs"] = defs
 
     result_kind, derived_output = _result_kind(hints.get("return", inspect.Signature.empty), structured_output)
     if output_schema is not None:
@@ -181,9 +228,7 @@ def build_tool(
     if meta:
         definition["_meta"] = meta
 
-    target = inspect.unwrap(fn)
-    # A callable object with `async def __call__` is async too.
-    is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__)
+    is_async = is_async_callable(fn)
     if is_async and blocking:
         raise ValueError(f"tool {tool_name!r}: blocking=True is for sync functions; async ones never block the loop")
     return ToolSpec(
@@ -196,7 +241,7 @@ def build_tool(
         converters=tuple((n, ps.convert) for n, ps in schemas.items() if ps.convert is not None),
         result_kind=result_kind,
         definition=definition,
-        accepts=list(params),
+        accepts=list(params) if not sig.var_keyword else None,
     )
 
 

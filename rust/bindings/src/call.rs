@@ -50,8 +50,8 @@ impl CallHandle {
     }
 
     #[getter]
-    fn tool_id(&self) -> u32 {
-        self.call.tool_id
+    fn handler_id(&self) -> u32 {
+        self.call.handler_id
     }
 
     /// The protocol version of the call's session (e.g. "2025-11-25").
@@ -126,9 +126,16 @@ impl CallHandle {
         self.call.respond(&out)
     }
 
+    /// Answers with a complete result object given as JSON bytes (resources/read, prompts/get, ...).
+    fn respond_raw(&self, result: &[u8]) -> bool {
+        self.call.respond(result)
+    }
+
     /// Answers with a JSON-RPC error instead of a result.
-    fn respond_error(&self, code: i32, message: &str) -> bool {
-        self.call.respond_error(code, message)
+    #[pyo3(signature = (code, message, data=None))]
+    fn respond_error(&self, code: i32, message: &str, data: Option<&[u8]>) -> PyResult<bool> {
+        let data = data.map(std::str::from_utf8).transpose().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(self.call.respond_error_data(code, message, data))
     }
 
     /// Sends a request to the client (sampling, elicitation, roots, ping) on this call's stream. The answer

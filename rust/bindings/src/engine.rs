@@ -1,5 +1,6 @@
 //! The engine object: server facts and the tool registry.
 
+use ferromcp_core::registry::{Prompt, Resource, ResourceTemplate};
 use ferromcp_core::{Engine as CoreEngine, ServerConfig, Tool};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -31,6 +32,44 @@ impl Engine {
             Tool::new(tool_id, definition, accepts.map(|a| a.into_iter().collect())).map_err(PyValueError::new_err)?;
         self.inner.add_tool(tool);
         Ok(())
+    }
+
+    /// Registers (or replaces) a static resource from its `Resource` JSON object.
+    fn add_resource(&self, handler_id: u32, definition: &str) -> PyResult<()> {
+        self.inner.add_resource(Resource::new(handler_id, definition).map_err(PyValueError::new_err)?);
+        Ok(())
+    }
+
+    /// Registers (or replaces) a resource template from its `ResourceTemplate` JSON object.
+    fn add_template(&self, handler_id: u32, definition: &str) -> PyResult<()> {
+        self.inner.add_template(ResourceTemplate::new(handler_id, definition).map_err(PyValueError::new_err)?);
+        Ok(())
+    }
+
+    /// Removes a resource (by URI) or template (by URI template); false if there was none.
+    fn remove_resource(&self, uri: &str) -> bool {
+        self.inner.remove_resource(uri)
+    }
+
+    /// Registers (or replaces) a prompt from its `Prompt` JSON object.
+    fn add_prompt(&self, handler_id: u32, definition: &str) -> PyResult<()> {
+        self.inner.add_prompt(Prompt::new(handler_id, definition).map_err(PyValueError::new_err)?);
+        Ok(())
+    }
+
+    fn remove_prompt(&self, name: &str) -> bool {
+        self.inner.remove_prompt(name)
+    }
+
+    /// Sets (or clears, with None) the `completion/complete` handler.
+    #[pyo3(signature = (handler_id=None))]
+    fn set_completion(&self, handler_id: Option<u32>) {
+        self.inner.set_completion(handler_id);
+    }
+
+    /// Sends `notifications/resources/updated` to the sessions subscribed to `uri`; returns how many.
+    fn notify_resource_updated(&self, uri: &str) -> usize {
+        self.inner.notify_resource_updated(uri)
     }
 
     /// Removes a tool; false if there was none of that name.

@@ -51,7 +51,7 @@ impl Queue {
         }
     }
 
-    /// Takes every ready event as Python objects: `(CallHandle, tool_id, arguments)` for a call, the call's key
+    /// Takes every ready event as Python objects: `(CallHandle, handler_id, arguments)` for a call, the call's key
     /// (int) for a cancellation, `None` when the input closed, `(key, (is_error, json_bytes))` for the client's
     /// answer to a server→client request.
     pub fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -63,7 +63,7 @@ impl Queue {
         for event in events {
             match event {
                 Event::Call(call, args) => {
-                    let tool_id = call.tool_id;
+                    let handler_id = call.handler_id;
                     let args = match &args {
                         Value::Object(map) => map_to_py(py, map)?,
                         _ => pyo3::types::PyDict::new(py),
@@ -71,7 +71,7 @@ impl Queue {
                     let handle = Bound::new(py, CallHandle { call })?;
                     out.append(PyTuple::new(
                         py,
-                        [handle.into_any(), tool_id.into_pyobject(py)?.into_any(), args.into_any()],
+                        [handle.into_any(), handler_id.into_pyobject(py)?.into_any(), args.into_any()],
                     )?)?;
                 }
                 Event::Cancel(key) => out.append(key)?,

@@ -3,14 +3,14 @@
 
 use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
 use crate::protocol;
-use crate::registry::{Registry, Tool};
+use crate::registry::{ListKind, Registry, Tool};
 use crate::session::{Call, OutKind, Outbound, Session};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// Static facts about the server, fixed at construction.
 pub struct ServerConfig {
@@ -24,6 +24,8 @@ pub struct ServerConfig {
 pub struct Engine {
     config: ServerConfig,
     registry: RwLock<Arc<Registry>>,
+    /// Live sessions, for notifications that go to every client (list changes, resource updates).
+    sessions: Mutex<Vec<Weak<Session>>>,
 }
 
 #[derive(Deserialize)]
@@ -35,9 +37,9 @@ struct InitializeParams<'a> {
 }
 
 #[derive(Deserialize, Default)]
-struct ListParams<'a> {
+pub(crate) struct ListParams<'a> {
     #[serde(borrow, default)]
-    cursor: Option<Cow<'a, str>>,
+    pub(crate) cursor: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -69,14 +71,14 @@ struct CancelledParams<'a> {
 }
 
 /// Deserializes `params`, treating absent params as `{}`.
-fn params<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<T, String> {
+pub(crate) fn params<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<T, String> {
     serde_json::from_str(raw.map_or("{}", RawValue::get)).map_err(|e| e.to_string())
 }
 
 impl Engine {
     pub fn new(config: ServerConfig) -> Engine {
         let registry = Registry::new(config.page_size);
-        Engine { config, registry: RwLock::new(Arc::new(registry)) }
+        Engine { config, registry: RwLock::new(Arc::new(registry)), sessions: Mutex::new(Vec::new()) }
     }
 
     /// The current registry snapshot.
@@ -84,23 +86,61 @@ impl Engine {
         self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn update_registry<F: FnOnce(&Registry) -> Option<Registry>>(&self, f: F) -> bool {
-        let mut guard = self.registry.write().unwrap_or_else(|p| p.into_inner());
-        match f(&guard) {
-            Some(next) => {
-                *guard = Arc::new(next);
-                true
+    /// Applies a registry change; when `kind` is given and something changed, clients are told the list changed.
+    pub(crate) fn update_registry<F: FnOnce(&Registry) -> Option<Registry>>(
+        &self,
+        kind: Option<ListKind>,
+        f: F,
+    ) -> bool {
+        let changed = {
+            let mut guard = self.registry.write().unwrap_or_else(|p| p.into_inner());
+            match f(&guard) {
+                Some(next) => {
+                    *guard = Arc::new(next);
+                    true
+                }
+                None => false,
             }
-            None => false,
+        };
+        if let (true, Some(kind)) = (changed, kind) {
+            let method = match kind {
+                ListKind::Tools => "notifications/tools/list_changed",
+                ListKind::Resources => "notifications/resources/list_changed",
+                ListKind::Prompts => "notifications/prompts/list_changed",
+            };
+            self.broadcast(|_| true, &jsonrpc::notification(method, b"{}"));
         }
+        changed
     }
 
     pub fn add_tool(&self, tool: Tool) {
-        self.update_registry(|r| Some(r.with_tool(tool)));
+        self.update_registry(Some(ListKind::Tools), |r| Some(r.with_tool(tool)));
     }
 
     pub fn remove_tool(&self, name: &str) -> bool {
-        self.update_registry(|r| r.without_tool(name))
+        self.update_registry(Some(ListKind::Tools), |r| r.without_tool(name))
+    }
+
+    /// Tracks a session for broadcasts (list changes, resource updates). Transports call it once per session.
+    pub fn register_session(&self, session: &Arc<Session>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|w| w.strong_count() > 0);
+        sessions.push(Arc::downgrade(session));
+    }
+
+    /// Sends `msg` to every initialized session for which `select` holds.
+    pub(crate) fn broadcast<F: Fn(&Session) -> bool>(&self, select: F, msg: &[u8]) -> usize {
+        let live: Vec<Arc<Session>> = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions.retain(|w| w.strong_count() > 0);
+            sessions.iter().filter_map(Weak::upgrade).collect()
+        };
+        let mut sent = 0;
+        for session in live.iter().filter(|s| s.version().is_some() && select(s)) {
+            session.out.send(msg.to_vec(), OutKind::Notification);
+            sent += 1;
+        }
+        sent
     }
 
     /// Handles one framed input (a line) on `session`, replying through the session's own outbound.
@@ -212,7 +252,11 @@ impl Engine {
                 },
                 Err(e) => fail(INVALID_PARAMS, &format!("Invalid params for logging/setLevel: {e}")),
             },
-            _ => fail(METHOD_NOT_FOUND, &format!("Method not found: {method}")),
+            _ => {
+                if !self.surface_request(session, &id, method, raw, reply) {
+                    fail(METHOD_NOT_FOUND, &format!("Method not found: {method}"));
+                }
+            }
         }
     }
 
@@ -233,7 +277,7 @@ impl Engine {
         }
         let mut result = json!({
             "protocolVersion": version,
-            "capabilities": {"logging": {}, "tools": {"listChanged": true}},
+            "capabilities": self.capabilities(),
             "serverInfo": self.config.server_info,
         });
         if let (Some(text), Some(obj)) = (&self.config.instructions, result.as_object_mut()) {
@@ -268,14 +312,29 @@ impl Engine {
                 map.retain(|k, _| accepts.contains(k));
             }
         }
-        let token =
-            p.meta.and_then(|m| m.progress_token).filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
-        let call = Arc::new(Call::new(id.clone(), tool.id, token, session.clone(), reply.clone()));
+        let token = p.meta.and_then(|m| m.progress_token);
+        self.dispatch(session, id, tool.id, arguments, token, reply);
+    }
+
+    /// Hands a validated request to the embedder's handler `handler_id`, tracking it for cancellation.
+    pub(crate) fn dispatch(
+        &self,
+        session: &Arc<Session>,
+        id: RequestId,
+        handler_id: u32,
+        arguments: Value,
+        progress_token: Option<&RawValue>,
+        reply: &Arc<dyn Outbound>,
+    ) {
+        let token = progress_token.filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
+        let call = Arc::new(Call::new(id.clone(), handler_id, token, session.clone(), reply.clone()));
         {
             let mut state = session.state();
             if state.inflight.contains_key(&id) {
                 drop(state);
-                return fail(INVALID_REQUEST, "Invalid Request: a request with this id is already in flight");
+                let msg = "Invalid Request: a request with this id is already in flight";
+                reply.send(jsonrpc::error_response(Some(&id), INVALID_REQUEST, msg, None), OutKind::Response);
+                return;
             }
             state.inflight.insert(id, call.clone());
         }
@@ -379,3 +438,6 @@ impl Outbound for BatchReply {
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[path = "methods.rs"]
+mod methods;

@@ -140,7 +140,7 @@ fn tool_call_is_validated_filtered_and_dispatched() {
     assert_eq!(calls.len(), 1);
     let (call, args) = calls.remove(0);
     assert_eq!(args, json!({"a":1,"b":2}));
-    assert_eq!(call.tool_id, 7);
+    assert_eq!(call.handler_id, 7);
     assert_eq!(call.progress_token(), Some("\"tok\""));
     assert_eq!(f.session.in_flight(), 1);
 

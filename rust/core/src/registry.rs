@@ -1,12 +1,14 @@
-//! The tool registry: definitions, compiled input validators, and pre-serialized `tools/list` pages.
+//! The registry: tools (with compiled input validators), resources, resource templates, prompts and the
+//! completion handler, each kind with pre-serialized list pages.
 //!
 //! A registry is immutable once built; a change builds a new one and swaps it in, so readers never wait on a
 //! writer and the list pages are serialized once per change, not per request.
 
 use crate::schema::CompiledSchema;
+use crate::uri_template::UriTemplate;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// One registered tool.
@@ -34,38 +36,160 @@ impl Tool {
             return Err(format!("tool {name:?}: inputSchema must have \"type\": \"object\""));
         }
         let input = CompiledSchema::compile(schema).map_err(|e| format!("tool {name:?}: {e}"))?;
-        let compact = serde_json::to_string(&value).map_err(|e| e.to_string())?;
-        let definition = RawValue::from_string(compact).map_err(|e| e.to_string())?;
+        let definition = compact_raw(definition)?;
         Ok(Tool { id, name: name.to_owned(), definition, input, accepts })
     }
 }
 
-pub struct Registry {
-    tools: Vec<Arc<Tool>>,
-    by_name: HashMap<String, usize>,
-    /// `tools/list` results, one per page, ready to splice into a response.
-    pages: Vec<Vec<u8>>,
-    page_size: usize,
+/// Anything listed by a `*/list` method: a key (name or URI) and its definition object.
+pub trait Listed {
+    fn key(&self) -> &str;
+    fn definition(&self) -> &RawValue;
 }
 
-impl Registry {
-    pub fn new(page_size: usize) -> Self {
-        Self::build(Vec::new(), page_size)
+impl Listed for Tool {
+    fn key(&self) -> &str {
+        &self.name
     }
+    fn definition(&self) -> &RawValue {
+        &self.definition
+    }
+}
 
-    fn build(tools: Vec<Arc<Tool>>, page_size: usize) -> Self {
+/// A static resource (`resources/list`, read by exact URI).
+pub struct Resource {
+    pub id: u32,
+    pub uri: String,
+    pub definition: Box<RawValue>,
+}
+
+/// A resource template (`resources/templates/list`, read by matching the URI).
+pub struct ResourceTemplate {
+    pub id: u32,
+    pub template: UriTemplate,
+    pub definition: Box<RawValue>,
+}
+
+/// A prompt and the arguments it declares.
+pub struct Prompt {
+    pub id: u32,
+    pub name: String,
+    pub definition: Box<RawValue>,
+    pub required: Vec<String>,
+    pub arguments: HashSet<String>,
+}
+
+/// The definition as given (key order and all), unless it spans lines: list pages are spliced into
+/// newline-delimited stdio messages, so those are re-serialized compactly.
+fn compact_raw(definition: &str) -> Result<Box<RawValue>, String> {
+    let text = definition.trim();
+    if text.contains(['\n', '\r']) {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        return RawValue::from_string(value.to_string()).map_err(|e| e.to_string());
+    }
+    RawValue::from_string(text.to_owned()).map_err(|e| e.to_string())
+}
+
+fn definition_object(definition: &str, what: &str) -> Result<(Value, Box<RawValue>), String> {
+    let value: Value = serde_json::from_str(definition).map_err(|e| format!("{what} definition is not JSON: {e}"))?;
+    if !value.is_object() {
+        return Err(format!("{what} definition must be a JSON object"));
+    }
+    Ok((value, compact_raw(definition)?))
+}
+
+fn string_field<'a>(value: &'a Value, field: &str, what: &str) -> Result<&'a str, String> {
+    match value.get(field).and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(format!("{what} definition needs a non-empty string {field:?}")),
+    }
+}
+
+impl Resource {
+    pub fn new(id: u32, definition: &str) -> Result<Resource, String> {
+        let (value, definition) = definition_object(definition, "resource")?;
+        string_field(&value, "name", "resource")?;
+        let uri = string_field(&value, "uri", "resource")?.to_owned();
+        Ok(Resource { id, uri, definition })
+    }
+}
+
+impl Listed for Resource {
+    fn key(&self) -> &str {
+        &self.uri
+    }
+    fn definition(&self) -> &RawValue {
+        &self.definition
+    }
+}
+
+impl ResourceTemplate {
+    pub fn new(id: u32, definition: &str) -> Result<ResourceTemplate, String> {
+        let (value, definition) = definition_object(definition, "resource template")?;
+        string_field(&value, "name", "resource template")?;
+        let template = UriTemplate::parse(string_field(&value, "uriTemplate", "resource template")?)?;
+        Ok(ResourceTemplate { id, template, definition })
+    }
+}
+
+impl Listed for ResourceTemplate {
+    fn key(&self) -> &str {
+        &self.template.text
+    }
+    fn definition(&self) -> &RawValue {
+        &self.definition
+    }
+}
+
+impl Prompt {
+    pub fn new(id: u32, definition: &str) -> Result<Prompt, String> {
+        let (value, definition) = definition_object(definition, "prompt")?;
+        let name = string_field(&value, "name", "prompt")?.to_owned();
+        let mut required = Vec::new();
+        let mut arguments = HashSet::new();
+        for arg in value.get("arguments").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let arg_name = string_field(arg, "name", "prompt argument")?;
+            arguments.insert(arg_name.to_owned());
+            if arg.get("required").and_then(Value::as_bool) == Some(true) {
+                required.push(arg_name.to_owned());
+            }
+        }
+        Ok(Prompt { id, name, definition, required, arguments })
+    }
+}
+
+impl Listed for Prompt {
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn definition(&self) -> &RawValue {
+        &self.definition
+    }
+}
+
+/// One listed kind: entries in registration order, an index by key, and the pre-serialized pages.
+pub struct Collection<T> {
+    items: Vec<Arc<T>>,
+    index: HashMap<String, usize>,
+    pages: Vec<Vec<u8>>,
+    page_size: usize,
+    field: &'static str,
+}
+
+impl<T: Listed> Collection<T> {
+    fn build(items: Vec<Arc<T>>, field: &'static str, page_size: usize) -> Self {
         let page_size = page_size.max(1);
-        let by_name = tools.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
-        let mut pages = Vec::new();
-        let chunks: Vec<&[Arc<Tool>]> = if tools.is_empty() { vec![&[]] } else { tools.chunks(page_size).collect() };
+        let index = items.iter().enumerate().map(|(i, t)| (t.key().to_owned(), i)).collect();
+        let chunks: Vec<&[Arc<T>]> = if items.is_empty() { vec![&[]] } else { items.chunks(page_size).collect() };
         let last = chunks.len() - 1;
+        let mut pages = Vec::with_capacity(chunks.len());
         for (n, chunk) in chunks.iter().enumerate() {
-            let mut page = Vec::from(&b"{\"tools\":["[..]);
-            for (i, tool) in chunk.iter().enumerate() {
+            let mut page = format!("{{\"{field}\":[").into_bytes();
+            for (i, item) in chunk.iter().enumerate() {
                 if i > 0 {
                     page.push(b',');
                 }
-                page.extend_from_slice(tool.definition.get().as_bytes());
+                page.extend_from_slice(item.definition().get().as_bytes());
             }
             page.push(b']');
             if n < last {
@@ -74,37 +198,39 @@ impl Registry {
             page.push(b'}');
             pages.push(page);
         }
-        Registry { tools, by_name, pages, page_size }
+        Collection { items, index, pages, page_size, field }
     }
 
-    /// A new registry with `tool` added, replacing any tool of the same name.
-    pub fn with_tool(&self, tool: Tool) -> Registry {
-        let mut tools: Vec<Arc<Tool>> = self.tools.iter().filter(|t| t.name != tool.name).cloned().collect();
-        tools.push(Arc::new(tool));
-        Self::build(tools, self.page_size)
+    fn with(&self, item: T) -> Self {
+        let mut items: Vec<Arc<T>> = self.items.iter().filter(|t| t.key() != item.key()).cloned().collect();
+        items.push(Arc::new(item));
+        Self::build(items, self.field, self.page_size)
     }
 
-    /// A new registry without the named tool, or `None` if there is no such tool.
-    pub fn without_tool(&self, name: &str) -> Option<Registry> {
-        self.by_name.get(name)?;
-        let tools = self.tools.iter().filter(|t| t.name != name).cloned().collect();
-        Some(Self::build(tools, self.page_size))
+    fn without(&self, key: &str) -> Option<Self> {
+        self.index.get(key)?;
+        let items = self.items.iter().filter(|t| t.key() != key).cloned().collect();
+        Some(Self::build(items, self.field, self.page_size))
     }
 
-    pub fn with_page_size(&self, page_size: usize) -> Registry {
-        Self::build(self.tools.clone(), page_size)
+    fn resized(&self, page_size: usize) -> Self {
+        Self::build(self.items.clone(), self.field, page_size)
     }
 
-    pub fn tool(&self, name: &str) -> Option<&Arc<Tool>> {
-        self.by_name.get(name).map(|&i| &self.tools[i])
+    pub fn get(&self, key: &str) -> Option<&Arc<T>> {
+        self.index.get(key).map(|&i| &self.items[i])
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.tools.is_empty()
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<T>> {
+        self.items.iter()
     }
 
     pub fn len(&self) -> usize {
-        self.tools.len()
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 
     /// The page for a cursor (`None` = first page). An unknown cursor is `None`.
@@ -120,6 +246,118 @@ impl Registry {
             }
         };
         self.pages.get(index).map(Vec::as_slice)
+    }
+}
+
+/// What a registry change touched, for `notifications/*/list_changed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListKind {
+    Tools,
+    Resources,
+    Prompts,
+}
+
+pub struct Registry {
+    pub tools: Collection<Tool>,
+    pub resources: Collection<Resource>,
+    pub templates: Collection<ResourceTemplate>,
+    pub prompts: Collection<Prompt>,
+    /// The handler for `completion/complete`, if any.
+    pub completion: Option<u32>,
+}
+
+impl Registry {
+    pub fn new(page_size: usize) -> Self {
+        Registry {
+            tools: Collection::build(Vec::new(), "tools", page_size),
+            resources: Collection::build(Vec::new(), "resources", page_size),
+            templates: Collection::build(Vec::new(), "resourceTemplates", page_size),
+            prompts: Collection::build(Vec::new(), "prompts", page_size),
+            completion: None,
+        }
+    }
+
+    fn share(&self) -> Registry {
+        Registry {
+            tools: self.tools.resized(self.tools.page_size),
+            resources: self.resources.resized(self.resources.page_size),
+            templates: self.templates.resized(self.templates.page_size),
+            prompts: self.prompts.resized(self.prompts.page_size),
+            completion: self.completion,
+        }
+    }
+
+    /// A new registry with `tool` added, replacing any tool of the same name.
+    pub fn with_tool(&self, tool: Tool) -> Registry {
+        Registry { tools: self.tools.with(tool), ..self.share() }
+    }
+
+    /// A new registry without the named tool, or `None` if there is no such tool.
+    pub fn without_tool(&self, name: &str) -> Option<Registry> {
+        Some(Registry { tools: self.tools.without(name)?, ..self.share() })
+    }
+
+    pub fn with_resource(&self, resource: Resource) -> Registry {
+        Registry { resources: self.resources.with(resource), ..self.share() }
+    }
+
+    pub fn with_template(&self, template: ResourceTemplate) -> Registry {
+        Registry { templates: self.templates.with(template), ..self.share() }
+    }
+
+    /// Removes a resource or a resource template by its URI (or URI template).
+    pub fn without_resource(&self, uri: &str) -> Option<Registry> {
+        if let Some(resources) = self.resources.without(uri) {
+            return Some(Registry { resources, ..self.share() });
+        }
+        Some(Registry { templates: self.templates.without(uri)?, ..self.share() })
+    }
+
+    pub fn with_prompt(&self, prompt: Prompt) -> Registry {
+        Registry { prompts: self.prompts.with(prompt), ..self.share() }
+    }
+
+    pub fn without_prompt(&self, name: &str) -> Option<Registry> {
+        Some(Registry { prompts: self.prompts.without(name)?, ..self.share() })
+    }
+
+    pub fn with_completion(&self, handler: Option<u32>) -> Registry {
+        Registry { completion: handler, ..self.share() }
+    }
+
+    pub fn with_page_size(&self, page_size: usize) -> Registry {
+        Registry {
+            tools: self.tools.resized(page_size),
+            resources: self.resources.resized(page_size),
+            templates: self.templates.resized(page_size),
+            prompts: self.prompts.resized(page_size),
+            completion: self.completion,
+        }
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&Arc<Tool>> {
+        self.tools.get(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tools.len()
+    }
+
+    /// The `tools/list` page for a cursor.
+    pub fn page(&self, cursor: Option<&str>) -> Option<&[u8]> {
+        self.tools.page(cursor)
+    }
+
+    /// The handler that reads `uri` and the variables of the template it matched (static resources first).
+    pub fn resolve_resource(&self, uri: &str) -> Option<(u32, BTreeMap<String, String>)> {
+        if let Some(r) = self.resources.get(uri) {
+            return Some((r.id, BTreeMap::new()));
+        }
+        self.templates.iter().find_map(|t| t.template.matches(uri).map(|vars| (t.id, vars)))
     }
 }
 
@@ -167,5 +405,37 @@ mod tests {
         assert!(Tool::new(0, r#"{"name":"x","inputSchema":{"type":"string"}}"#, None).is_err());
         assert!(Tool::new(0, r#"{"name":"x","inputSchema":{"type":"object","minProperties":"z"}}"#, None).is_err());
         assert!(Tool::new(0, "nope", None).is_err());
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn resources_templates_and_prompts() {
+        let reg = Registry::new(10)
+            .with_resource(Resource::new(1, r#"{"uri":"test://a","name":"a"}"#).unwrap_or_else(|e| panic!("{e}")))
+            .with_template(
+                ResourceTemplate::new(2, r#"{"uriTemplate":"test://t/{id}","name":"t"}"#)
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .with_prompt(
+                Prompt::new(3, r#"{"name":"p","arguments":[{"name":"x","required":true},{"name":"y"}]}"#)
+                    .unwrap_or_else(|e| panic!("{e}")),
+            );
+        assert_eq!(reg.resolve_resource("test://a").map(|r| r.0), Some(1));
+        let (id, vars) = reg.resolve_resource("test://t/42").unwrap_or_default();
+        assert_eq!((id, vars.get("id").map(String::as_str)), (2, Some("42")));
+        assert!(reg.resolve_resource("test://zzz").is_none());
+        assert_eq!(reg.resources.page(None), Some(&br#"{"resources":[{"uri":"test://a","name":"a"}]}"#[..]));
+        assert!(String::from_utf8_lossy(reg.templates.page(None).unwrap_or_default())
+            .starts_with("{\"resourceTemplates\":["));
+        let p = reg.prompts.get("p").map(|p| (p.required.clone(), p.arguments.len()));
+        assert_eq!(p, Some((vec!["x".to_owned()], 2)));
+        let reg = reg.without_resource("test://t/{id}").unwrap_or_else(|| panic!("template not removed"));
+        assert!(reg.resolve_resource("test://t/42").is_none());
+        assert!(Resource::new(1, r#"{"uri":"x"}"#).is_err());
+        assert!(ResourceTemplate::new(1, r#"{"uriTemplate":"x{","name":"n"}"#).is_err());
     }
 }

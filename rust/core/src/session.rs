@@ -4,7 +4,7 @@ use crate::jsonrpc::{self, RequestId};
 use crate::protocol;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -58,6 +58,8 @@ pub(crate) struct SessionState {
     /// Server→client requests awaiting the client's answer: our request id → the embedder's key.
     pub pending: HashMap<RequestId, u64>,
     pub next_request: u64,
+    /// Resource URIs this session subscribed to.
+    pub subscriptions: HashSet<String>,
     /// What the client declared in `initialize` (`sampling`, `elicitation`, `roots`, ...).
     pub client_capabilities: HashMap<String, Value>,
 }
@@ -80,6 +82,7 @@ impl Session {
                 inflight: HashMap::new(),
                 pending: HashMap::new(),
                 next_request: 1,
+                subscriptions: HashSet::new(),
                 client_capabilities: HashMap::new(),
             }),
             log_rank: AtomicU8::new(0),
@@ -134,7 +137,8 @@ impl Session {
 /// One tool call in flight. The embedder answers it exactly once; later answers are ignored.
 pub struct Call {
     pub id: RequestId,
-    pub tool_id: u32,
+    /// The embedder's handler for this request (a tool, resource, prompt or completion handler).
+    pub handler_id: u32,
     progress_token: Option<Box<RawValue>>,
     session: Arc<Session>,
     reply: Arc<dyn Outbound>,
@@ -144,12 +148,12 @@ pub struct Call {
 impl Call {
     pub(crate) fn new(
         id: RequestId,
-        tool_id: u32,
+        handler_id: u32,
         progress_token: Option<Box<RawValue>>,
         session: Arc<Session>,
         reply: Arc<dyn Outbound>,
     ) -> Call {
-        Call { id, tool_id, progress_token, session, reply, done: AtomicBool::new(false) }
+        Call { id, handler_id, progress_token, session, reply, done: AtomicBool::new(false) }
     }
 
     /// False once answered or cancelled.
@@ -200,10 +204,15 @@ impl Call {
 
     /// Answers with a JSON-RPC error.
     pub fn respond_error(&self, code: i32, message: &str) -> bool {
+        self.respond_error_data(code, message, None)
+    }
+
+    /// Answers with a JSON-RPC error carrying `data` (JSON text).
+    pub fn respond_error_data(&self, code: i32, message: &str, data: Option<&str>) -> bool {
         if !self.finish() {
             return false;
         }
-        self.reply.send(jsonrpc::error_response(Some(&self.id), code, message, None), OutKind::Response);
+        self.reply.send(jsonrpc::error_response(Some(&self.id), code, message, data), OutKind::Response);
         true
     }
 

@@ -80,6 +80,7 @@ impl StdioTransport {
         let (tx, rx) = channel::<Vec<u8>>();
         let out = Arc::new(StdioOut { tx: Mutex::new(Some(tx)) });
         let session = Session::new(out.clone(), dispatcher.clone());
+        engine.register_session(&session);
         let writer =
             std::thread::Builder::new().name("ferromcp-stdout".into()).spawn(move || write_loop(rx, output))?;
         let reader_session = session.clone();

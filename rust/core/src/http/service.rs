@@ -260,6 +260,7 @@ impl Service {
                     "Too many sessions; try again later",
                 );
             }
+            self.engine.register_session(&session.core);
         }
         let mut resp = match answer.await {
             Ok(Answer::Json(bytes)) => {

@@ -1,0 +1,291 @@
+"""Every fixture the official MCP conformance suite (`@modelcontextprotocol/conformance`) expects of a server.
+
+    python examples/conformance_server.py --port 3000
+    npx conformance server --url http://127.0.0.1:3000/mcp --suite all
+
+Tool, resource and prompt names and contents follow the suite's scenarios (see the suite's
+`src/scenarios/server/*.ts` and its reference "everything" server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from ferromcp import (
+    Audio,
+    Context,
+    EmbeddedResource,
+    Image,
+    Message,
+    ResourceContents,
+    Server,
+    ToolError,
+)
+
+TEST_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+TEST_WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
+
+server = Server("ferromcp-conformance", "1.0.0", title="ferromcp conformance server")
+
+
+# -- tools ---------------------------------------------------------------------------------------------------
+
+
+@server.tool
+def test_simple_text() -> str:
+    """Returns a simple text response."""
+    return "This is a simple text response for testing."
+
+
+@server.tool
+def test_image_content() -> Image:
+    """Returns an image."""
+    return Image(data=TEST_PNG, mime_type="image/png")
+
+
+@server.tool
+def test_audio_content() -> Audio:
+    """Returns audio."""
+    return Audio(data=TEST_WAV, mime_type="audio/wav")
+
+
+@server.tool
+def test_embedded_resource() -> EmbeddedResource:
+    """Returns an embedded resource."""
+    return EmbeddedResource(
+        "test://embedded-resource", text="This is an embedded resource content.", mime_type="text/plain"
+    )
+
+
+@server.tool
+def test_multiple_content_types() -> list[Any]:
+    """Returns text, an image and an embedded resource."""
+    return [
+        "Multiple content types test:",
+        Image(data=TEST_PNG, mime_type="image/png"),
+        EmbeddedResource(
+            "test://mixed-content-resource", text='{"test":"data","value":123}', mime_type="application/json"
+        ),
+    ]
+
+
+@server.tool
+async def test_tool_with_logging(ctx: Context) -> str:
+    """Sends log messages while it runs."""
+    for text in ("Tool execution started", "Tool processing data", "Tool execution completed"):
+        await ctx.info(text)
+        await asyncio.sleep(0.05)
+    return "Tool with logging executed successfully"
+
+
+@server.tool
+def test_error_handling() -> str:
+    """Always fails."""
+    raise ToolError("This tool intentionally returns an error for testing")
+
+
+@server.tool
+async def test_tool_with_progress(ctx: Context) -> str:
+    """Reports progress 0, 50, 100 of 100."""
+    for done in (0, 50, 100):
+        await ctx.report_progress(done, 100, f"Completed step {done // 50 + 1} of 3")
+        await asyncio.sleep(0.05)
+    return f"Progress tool completed (token {ctx.progress_token!r})"
+
+
+@server.tool
+async def test_sampling(prompt: str, ctx: Context) -> str:
+    """Asks the client's model to answer a prompt."""
+    result = await ctx.sample(prompt, max_tokens=100)
+    return f"LLM response: {result.text}"
+
+
+@server.tool
+async def test_elicitation(message: str, ctx: Context) -> str:
+    """Asks the user for input."""
+    schema = {"type": "object", "properties": {"response": {"type": "string", "description": "Your response"}}}
+    result = await ctx.elicit(message, schema)
+    return f"User response: action={result.action}, content={result.content}"
+
+
+@server.tool
+async def test_elicitation_sep1034_defaults(ctx: Context) -> str:
+    """Elicitation whose fields all carry defaults (SEP-1034)."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "User name", "default": "John Doe"},
+            "age": {"type": "integer", "description": "User age", "default": 30},
+            "score": {"type": "number", "description": "User score", "default": 95.5},
+            "status": {
+                "type": "string",
+                "description": "User status",
+                "enum": ["active", "inactive", "pending"],
+                "default": "active",
+            },
+            "verified": {"type": "boolean", "description": "Verification status", "default": True},
+        },
+        "required": [],
+    }
+    result = await ctx.elicit("Please review and update the form fields with defaults", schema)
+    return f"Elicitation completed: action={result.action}, content={result.content}"
+
+
+@server.tool
+async def test_elicitation_sep1330_enums(ctx: Context) -> str:
+    """Elicitation with every enum shape of SEP-1330."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+            "titledSingle": {
+                "type": "string",
+                "oneOf": [
+                    {"const": "value1", "title": "First Option"},
+                    {"const": "value2", "title": "Second Option"},
+                    {"const": "value3", "title": "Third Option"},
+                ],
+            },
+            "legacyEnum": {
+                "type": "string",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"],
+            },
+            "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+            "titledMulti": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"const": "value1", "title": "First Choice"},
+                        {"const": "value2", "title": "Second Choice"},
+                        {"const": "value3", "title": "Third Choice"},
+                    ]
+                },
+            },
+        },
+        "required": [],
+    }
+    result = await ctx.elicit("Please select options from the enum fields", schema)
+    return f"Elicitation completed: action={result.action}, content={result.content}"
+
+
+@server.tool(
+    input_schema={
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {
+            "address": {
+                "type": "object",
+                "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+            }
+        },
+        "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+        "additionalProperties": False,
+    }
+)
+def json_schema_2020_12_tool(**arguments: Any) -> str:
+    """A tool whose input schema uses JSON Schema 2020-12 features ($schema, $defs, additionalProperties)."""
+    return f"JSON Schema 2020-12 tool called with: {arguments}"
+
+
+@server.tool
+async def test_reconnection(ctx: Context) -> str:
+    """Closes its SSE stream before answering: the client reconnects and resumes (SEP-1699)."""
+    ctx.close_stream()
+    await asyncio.sleep(0.1)
+    return "Reconnection test completed"
+
+
+# -- resources -----------------------------------------------------------------------------------------------
+
+
+@server.resource("test://static-text", name="Static Text Resource", mime_type="text/plain")
+def static_text() -> str:
+    """A static text resource for testing."""
+    return "This is the content of the static text resource."
+
+
+@server.resource("test://static-binary", name="Static Binary Resource", mime_type="image/png")
+def static_binary() -> ResourceContents:
+    """A static binary resource (image) for testing."""
+    return ResourceContents(blob=TEST_PNG, mime_type="image/png")
+
+
+@server.resource("test://watched-resource", name="Watched Resource", mime_type="text/plain")
+def watched() -> str:
+    """A resource clients can subscribe to."""
+    return "This is a watched resource."
+
+
+@server.resource("test://template/{id}/data", name="Resource Template", mime_type="application/json")
+def template_data(id: str) -> dict[str, Any]:
+    """A resource template with a parameter."""
+    return {"id": id, "templateTest": True, "data": f"Data for ID: {id}"}
+
+
+# -- prompts -------------------------------------------------------------------------------------------------
+
+
+@server.prompt
+def test_simple_prompt() -> str:
+    """A simple prompt without arguments."""
+    return "This is a simple prompt for testing."
+
+
+@server.prompt
+def test_prompt_with_arguments(arg1: str, arg2: str) -> str:
+    """A prompt with required arguments."""
+    return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+
+
+@server.prompt
+def test_prompt_with_embedded_resource(resourceUri: str) -> list[Message]:  # noqa: N803 - the suite's name
+    """A prompt that includes an embedded resource."""
+    resource = EmbeddedResource(resourceUri, text="Embedded resource content for testing.", mime_type="text/plain")
+    return [Message(resource), Message("Please process the embedded resource above.")]
+
+
+@server.prompt
+def test_prompt_with_image() -> list[Message]:
+    """A prompt that includes an image."""
+    return [Message(Image(data=TEST_PNG, mime_type="image/png")), Message("Please analyze the image above.")]
+
+
+# -- completion ----------------------------------------------------------------------------------------------
+
+
+@server.completion
+def complete(ref: Any, argument: Any, context: Any) -> list[str]:
+    """Suggests argument values that start with what was typed."""
+    candidates = {"arg1": ["test", "testing", "tested"], "arg2": ["value", "values"], "id": ["1", "2", "123"]}
+    return [c for c in candidates.get(argument.name, []) if c.startswith(argument.value)]
+
+
+async def _watch_resource() -> None:
+    """Tells subscribers the watched resource changed, every 3 s (as the reference server does)."""
+    while True:
+        await asyncio.sleep(3)
+        await server.notify_resource_updated("test://watched-resource")
+
+
+async def main(host: str, port: int) -> None:
+    watcher = asyncio.create_task(_watch_resource())
+    try:
+        await server.serve_http(host, port, "/mcp")
+    finally:
+        watcher.cancel()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args()
+    import uvloop
+
+    try:
+        uvloop.run(main(args.host, args.port))
+    except KeyboardInterrupt:
+        pass
