@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from typing import Any
 
 from ferromcp import (
@@ -241,7 +242,7 @@ def test_prompt_with_arguments(arg1: str, arg2: str) -> str:
 
 
 @server.prompt
-def test_prompt_with_embedded_resource(resourceUri: str) -> list[Message]:  # noqa: N803 - the suite's name
+def test_prompt_with_embedded_resource(resourceUri: str) -> list[Message]:
     """A prompt that includes an embedded resource."""
     resource = EmbeddedResource(resourceUri, text="Embedded resource content for testing.", mime_type="text/plain")
     return [Message(resource), Message("Please process the embedded resource above.")]
@@ -285,7 +286,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     import uvloop
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(main(args.host, args.port))
-    except KeyboardInterrupt:
-        pass
