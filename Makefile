@@ -6,7 +6,7 @@ PY_SOURCES := python tests benches examples
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install dev build test test-rust test-python lint format bench bench-smoke bench-micro clean
+.PHONY: help demo install dev build test test-rust test-python lint format conformance bench bench-smoke bench-micro clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ dev: $(PY) ## install the dev tooling and build the extension in place (release)
 build: $(PY) ## rebuild the extension in place after a Rust change
 	$(PY) -m maturin develop --release --quiet
 
-test: dev lint bench-smoke test-rust test-python ## install the dev tooling and run every check and test
+test: dev lint bench-smoke conformance test-rust test-python ## install the dev tooling and run every check and test
 
 test-rust: ## Rust unit tests (no Python needed)
 	cargo test --workspace --quiet
@@ -50,6 +50,9 @@ format: ## apply rustfmt and ruff format
 	$(VENV)/bin/ruff format $(PY_SOURCES)
 	$(VENV)/bin/ruff check --fix $(PY_SOURCES)
 
+conformance: ## the official MCP conformance suite (--suite all) against examples/conformance_server.py
+	bash conformance/run.sh
+
 bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side
 	$(PY) benches/stdio_bench.py
 
@@ -60,4 +63,4 @@ bench-micro: ## pytest-benchmark micro benchmarks of the dispatch path
 	$(PY) -m pytest benches/test_dispatch_bench.py --benchmark-enable -p no:cacheprovider
 
 clean: ## remove build outputs and the virtualenv
-	rm -rf target $(VENV) python/ferromcp/*.so .pytest_cache .ruff_cache
+	rm -rf target $(VENV) python/ferromcp/*.so .pytest_cache .ruff_cache conformance/node_modules
