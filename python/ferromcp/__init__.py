@@ -27,7 +27,7 @@ from ._surface import (
     ResourceNotFound,
     ResourceRef,
 )
-from ._tools import ToolError
+from ._tools import ToolError, UrlElicitation, UrlElicitationRequired
 
 __all__ = [
     "Annotations",
@@ -53,5 +53,7 @@ __all__ = [
     "Server",
     "TextContent",
     "ToolError",
+    "UrlElicitation",
+    "UrlElicitationRequired",
     "__version__",
 ]

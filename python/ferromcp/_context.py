@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import typing
+import uuid
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -227,6 +228,35 @@ class Context:
         if action == "accept" and content is not None and not isinstance(schema, dict):
             content = msgspec.convert(content, schema, strict=False)
         return ElicitResult(action, content)
+
+    async def elicit_url(
+        self,
+        message: str,
+        url: str,
+        *,
+        elicitation_id: str | None = None,
+        timeout: float | None = DEFAULT_CLIENT_TIMEOUT,
+    ) -> ElicitResult:
+        """Asks the user to complete an interaction at `url` out of band (URL-mode elicitation, 2025-11-25).
+
+        The answer says whether the user agreed to open it; call `notify_elicitation_complete` when the
+        interaction itself has finished.
+        """
+        declared = self._require("elicitation", "ctx.elicit_url()")
+        if not (isinstance(declared, dict) and "url" in declared):
+            raise McpError(-32601, "the client did not declare URL-mode elicitation (capabilities.elicitation.url)")
+        params = {"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id or uuid.uuid4().hex}
+        raw = await self.request("elicitation/create", params, timeout=timeout)
+        action = raw.get("action")
+        if action not in ("accept", "decline", "cancel"):
+            raise McpError(-32602, f"invalid elicitation action {action!r}")
+        return ElicitResult(action, raw.get("content"))
+
+    async def notify_elicitation_complete(self, elicitation_id: str) -> None:
+        """Tells the client that the out-of-band interaction of a URL elicitation has completed."""
+        self._handle.notify_session(
+            "notifications/elicitation/complete", orjson.dumps({"elicitationId": elicitation_id})
+        )
 
     async def list_roots(self, *, timeout: float | None = DEFAULT_CLIENT_TIMEOUT) -> list[dict[str, Any]]:
         """The client's roots (`roots/list`): dicts with `uri` and optional `name`."""

@@ -109,6 +109,7 @@ class Server:
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
+        task: bool | Literal["optional", "required"] = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -126,13 +127,15 @@ class Server:
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
+        task: bool | Literal["optional", "required"] = False,
     ) -> F | Callable[[F], F]:
         """Registers a function as a tool: `@server.tool`, `@server.tool()` or `@server.tool(name=..., ...)`.
 
         The input schema comes from the type hints, the description from the docstring. A parameter annotated
         `Context` is injected. `blocking=True` runs a sync function on a worker thread instead of the loop.
         `input_schema=` publishes a schema verbatim instead (the function then takes its properties as keyword
-        arguments, or `**kwargs`).
+        arguments, or `**kwargs`). `task=True` (or `"required"`) lets clients run the tool as a task
+        (2025-11-25 `tools/call` with `task`: answered at once, polled with `tasks/get` / `tasks/result`).
         """
 
         def register(func: F) -> F:
@@ -148,6 +151,7 @@ class Server:
                 icons=icons,
                 meta=meta,
                 input_schema=input_schema,
+                task=task,
             )
             return func
 
@@ -167,6 +171,7 @@ class Server:
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
+        task: bool | Literal["optional", "required"] = False,
     ) -> None:
         """Registers `fn` as a tool (the non-decorator form of `tool`). A tool of the same name is replaced."""
         spec = build_tool(
@@ -182,6 +187,7 @@ class Server:
             icons=icons,
             meta=meta,
             input_schema=input_schema,
+            task=task,
         )
         self._engine.add_tool(spec.id, orjson.dumps(spec.definition).decode(), spec.accepts)
         self._replace(("tool", spec.name), spec)

@@ -11,7 +11,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import orjson
@@ -23,16 +23,45 @@ from ._context import Context
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
 
-__all__ = ["Signature", "ToolError", "ToolSpec", "analyze_signature", "build_tool", "is_async_callable"]
+__all__ = [
+    "Signature",
+    "ToolError",
+    "ToolSpec",
+    "UrlElicitation",
+    "UrlElicitationRequired",
+    "analyze_signature",
+    "build_tool",
+    "is_async_callable",
+]
 
 _logger = logging.getLogger("ferromcp")
 
 LATEST_VERSION = "2025-11-25"
+URL_ELICITATION_REQUIRED = -32042
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
 class ToolError(Exception):
     """Raise in a tool to return `isError: true` with this message (the model sees it and can correct course)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UrlElicitation:
+    """An out-of-band interaction the user must complete at `url` (URL-mode elicitation, 2025-11-25)."""
+
+    url: str
+    message: str
+    elicitation_id: str
+
+
+class UrlElicitationRequired(Exception):
+    """Raise in a tool that cannot proceed until the user completes URL elicitations: the client gets the
+    JSON-RPC error -32042 listing them, shows the URLs, and may retry the call afterwards."""
+
+    def __init__(self, elicitations: list[UrlElicitation], message: str = "URL elicitation required") -> None:
+        super().__init__(message)
+        self.elicitations = elicitations
+        self.message = message
 
 
 # How a tool's return value is shaped, decided once from its return annotation.
@@ -63,6 +92,15 @@ class ToolSpec:
         """Tool failures are results with `isError: true`, so the model sees them and can correct course."""
         if isinstance(exc, ToolError):
             handle.respond_text(str(exc), True)
+            return
+        if isinstance(exc, UrlElicitationRequired):
+            data = {
+                "elicitations": [
+                    {"mode": "url", "elicitationId": e.elicitation_id, "url": e.url, "message": e.message}
+                    for e in exc.elicitations
+                ]
+            }
+            handle.respond_error(URL_ELICITATION_REQUIRED, exc.message, orjson.dumps(data))
             return
         _logger.error("tool %r raised", self.name, exc_info=exc)
         handle.respond_text(f"Error executing tool {self.name}: {exc}", True)
@@ -173,6 +211,7 @@ def build_tool(
     icons: list[dict[str, Any]] | None,
     meta: dict[str, Any] | None,
     input_schema: dict[str, Any] | None = None,
+    task: bool | Literal["optional", "required"] = False,
 ) -> ToolSpec:
     if not callable(fn):
         raise TypeError(f"a tool must be callable, not {fn!r}")
@@ -227,6 +266,8 @@ def build_tool(
         definition["icons"] = icons
     if meta:
         definition["_meta"] = meta
+    if task:
+        definition["execution"] = {"taskSupport": "required" if task == "required" else "optional"}
 
     is_async = is_async_callable(fn)
     if is_async and blocking:

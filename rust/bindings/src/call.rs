@@ -32,6 +32,16 @@ fn close_result(out: &mut Vec<u8>, is_error: bool) {
     out.push(b'}');
 }
 
+impl CallHandle {
+    /// A tool with an `outputSchema` must return structured content (clients reject results without it).
+    fn require_structured(&self, is_error: bool) -> PyResult<()> {
+        if self.call.expects_structured() && !is_error {
+            return Err(PyValueError::new_err("the tool declares an outputSchema but returned no structured content"));
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl CallHandle {
     #[getter]
@@ -73,19 +83,21 @@ impl CallHandle {
 
     /// `{"content":[{"type":"text","text":text}]}`.
     #[pyo3(signature = (text, is_error=false))]
-    fn respond_text(&self, text: &str, is_error: bool) -> bool {
+    fn respond_text(&self, text: &str, is_error: bool) -> PyResult<bool> {
+        self.require_structured(is_error)?;
         let mut out = Vec::with_capacity(48 + text.len());
         out.extend_from_slice(b"{\"content\":[");
         text_block(&mut out, text);
         out.push(b']');
         close_result(&mut out, is_error);
-        self.call.respond(&out)
+        Ok(self.call.respond(&out))
     }
 
     /// Structured output: `structuredContent` is `structured` (JSON bytes, spliced as is) and the content is one
     /// text block holding `text`, or the same JSON when `text` is None.
     #[pyo3(signature = (structured, text=None))]
     fn respond_structured(&self, structured: &[u8], text: Option<&str>) -> PyResult<bool> {
+        self.call.check_output(structured).map_err(PyValueError::new_err)?;
         let json = std::str::from_utf8(structured).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let shown = text.unwrap_or(json);
         let mut out = Vec::with_capacity(64 + shown.len() + 2 * json.len());
@@ -102,6 +114,9 @@ impl CallHandle {
     #[pyo3(signature = (value, text=None))]
     fn respond_wrapped(&self, value: &[u8], text: Option<&str>) -> PyResult<bool> {
         let json = std::str::from_utf8(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        if self.call.expects_structured() {
+            self.call.check_output(format!("{{\"result\":{json}}}").as_bytes()).map_err(PyValueError::new_err)?;
+        }
         let shown = text.unwrap_or(json);
         let mut out = Vec::with_capacity(80 + shown.len() + json.len());
         out.extend_from_slice(b"{\"content\":[");
@@ -114,7 +129,12 @@ impl CallHandle {
 
     /// `content` is a JSON array of content blocks; `structured` optional JSON bytes.
     #[pyo3(signature = (content, structured=None, is_error=false))]
-    fn respond_content(&self, content: &[u8], structured: Option<&[u8]>, is_error: bool) -> bool {
+    fn respond_content(&self, content: &[u8], structured: Option<&[u8]>, is_error: bool) -> PyResult<bool> {
+        match structured {
+            Some(s) if !is_error => self.call.check_output(s).map_err(PyValueError::new_err)?,
+            None => self.require_structured(is_error)?,
+            Some(_) => {}
+        }
         let mut out = Vec::with_capacity(48 + content.len() + structured.map_or(0, <[u8]>::len));
         out.extend_from_slice(b"{\"content\":");
         out.extend_from_slice(content);
@@ -123,7 +143,7 @@ impl CallHandle {
             out.extend_from_slice(s);
         }
         close_result(&mut out, is_error);
-        self.call.respond(&out)
+        Ok(self.call.respond(&out))
     }
 
     /// Answers with a complete result object given as JSON bytes (resources/read, prompts/get, ...).
@@ -153,6 +173,11 @@ impl CallHandle {
     /// Closes the call's SSE stream now (the client reconnects and resumes); false where there is none.
     fn close_stream(&self) -> bool {
         self.call.close_stream()
+    }
+
+    /// Sends a notification on the session rather than on this call's stream. `params` is JSON bytes.
+    fn notify_session(&self, method: &str, params: &[u8]) {
+        self.call.notify_session(method, params);
     }
 
     /// Sends `notifications/progress` when the client asked for progress. Returns whether it was sent.

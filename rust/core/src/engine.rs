@@ -3,8 +3,10 @@
 
 use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
 use crate::protocol;
-use crate::registry::{ListKind, Registry, Tool};
+use crate::registry::{ListKind, Registry, TaskSupport, Tool};
+use crate::schema::CompiledSchema;
 use crate::session::{Call, OutKind, Outbound, Session};
+use crate::tasks;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -50,6 +52,14 @@ struct CallParams<'a> {
     arguments: Option<Value>,
     #[serde(rename = "_meta", borrow, default)]
     meta: Option<CallMeta<'a>>,
+    #[serde(default)]
+    task: Option<TaskParams>,
+}
+
+#[derive(Deserialize)]
+struct TaskParams {
+    #[serde(default)]
+    ttl: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +89,10 @@ impl Engine {
     pub fn new(config: ServerConfig) -> Engine {
         let registry = Registry::new(config.page_size);
         Engine { config, registry: RwLock::new(Arc::new(registry)), sessions: Mutex::new(Vec::new()) }
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.config.page_size
     }
 
     /// The current registry snapshot.
@@ -313,10 +327,30 @@ impl Engine {
             }
         }
         let token = p.meta.and_then(|m| m.progress_token);
-        self.dispatch(session, id, tool.id, arguments, token, reply);
+        match (p.task, tool.task_support) {
+            (Some(_), TaskSupport::Forbidden) => {
+                fail(METHOD_NOT_FOUND, &format!("Tool {:?} does not support task-augmented execution", tool.name))
+            }
+            (None, TaskSupport::Required) => {
+                fail(METHOD_NOT_FOUND, &format!("Tool {:?} must be called as a task (params.task)", tool.name))
+            }
+            (Some(task), _) => {
+                if let Some((task_id, sink)) = tasks::begin(session, &id, task.ttl, reply) {
+                    if let Some(call) =
+                        self.dispatch(session, id, tool.id, arguments, token, &sink, tool.output.clone())
+                    {
+                        tasks::attach_call(session, &task_id, call);
+                    }
+                }
+            }
+            (None, _) => {
+                self.dispatch(session, id, tool.id, arguments, token, reply, tool.output.clone());
+            }
+        }
     }
 
     /// Hands a validated request to the embedder's handler `handler_id`, tracking it for cancellation.
+    #[allow(clippy::too_many_arguments)] // one call site per kind of request; a struct would only rename them
     pub(crate) fn dispatch(
         &self,
         session: &Arc<Session>,
@@ -325,20 +359,23 @@ impl Engine {
         arguments: Value,
         progress_token: Option<&RawValue>,
         reply: &Arc<dyn Outbound>,
-    ) {
+        output: Option<Arc<CompiledSchema>>,
+    ) -> Option<Arc<Call>> {
         let token = progress_token.filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
-        let call = Arc::new(Call::new(id.clone(), handler_id, token, session.clone(), reply.clone()));
+        let call =
+            Arc::new(Call::new(id.clone(), handler_id, token, session.clone(), reply.clone()).with_output(output));
         {
             let mut state = session.state();
             if state.inflight.contains_key(&id) {
                 drop(state);
                 let msg = "Invalid Request: a request with this id is already in flight";
                 reply.send(jsonrpc::error_response(Some(&id), INVALID_REQUEST, msg, None), OutKind::Response);
-                return;
+                return None;
             }
             state.inflight.insert(id, call.clone());
         }
-        session.dispatcher.call(call, arguments);
+        session.dispatcher.call(call.clone(), arguments);
+        Some(call)
     }
 
     fn notification(&self, session: &Arc<Session>, method: &str, raw: Option<&RawValue>) {

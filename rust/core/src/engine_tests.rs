@@ -330,3 +330,67 @@ fn a_timed_out_request_is_cancelled_towards_the_client() {
     call.respond(b"{}");
     assert!(call.request("roots/list", b"{}", 8).is_err(), "no requests after the call finished");
 }
+
+fn task_fixture() -> Fixture {
+    let f = Fixture::new();
+    let def = r#"{"name":"slow","inputSchema":{"type":"object"},"execution":{"taskSupport":"optional"}}"#;
+    f.engine.add_tool(Tool::new(9, def, None).unwrap_or_else(|e| panic!("{e}")));
+    let must = r#"{"name":"must","inputSchema":{"type":"object"},"execution":{"taskSupport":"required"}}"#;
+    f.engine.add_tool(Tool::new(10, must, None).unwrap_or_else(|e| panic!("{e}")));
+    f
+}
+
+#[test]
+fn task_augmented_calls() {
+    let f = task_fixture();
+    let init = f.init("2025-11-25");
+    assert_eq!(init["result"]["capabilities"]["tasks"]["requests"]["tools"]["call"], json!({}));
+    let created =
+        f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","task":{"ttl":60000}}}));
+    let task = &created[0]["result"]["task"];
+    assert_eq!(task["status"], "working");
+    assert_eq!(task["ttl"], 60000);
+    let task_id = task["taskId"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(task_id.len(), 32);
+    let (call, _) = f.calls.take().remove(0);
+
+    let got = f.send(json!({"jsonrpc":"2.0","id":2,"method":"tasks/get","params":{"taskId":task_id}}));
+    assert_eq!(got[0]["result"]["status"], "working");
+    // tasks/result blocks until the task finishes.
+    assert!(f.send(json!({"jsonrpc":"2.0","id":3,"method":"tasks/result","params":{"taskId":task_id}})).is_empty());
+    assert!(call.progress(1.0, None, None) || call.progress_token().is_none());
+    assert!(call.respond(br#"{"content":[{"type":"text","text":"done"}]}"#));
+    let sent = f.out.take();
+    let status = sent.iter().find(|m| m["method"] == "notifications/tasks/status").cloned().unwrap_or_default();
+    assert_eq!(status["params"]["status"], "completed");
+    let result = sent.iter().find(|m| m["id"] == 3).cloned().unwrap_or_default();
+    assert_eq!(result["result"]["content"][0]["text"], "done");
+    assert_eq!(result["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"], json!(task_id));
+
+    let list = f.send(json!({"jsonrpc":"2.0","id":4,"method":"tasks/list"}));
+    assert_eq!(list[0]["result"]["tasks"][0]["status"], "completed");
+    let cancel_done = f.send(json!({"jsonrpc":"2.0","id":5,"method":"tasks/cancel","params":{"taskId":task_id}}));
+    assert_eq!(code(&cancel_done[0]), -32602);
+    let unknown = f.send(json!({"jsonrpc":"2.0","id":6,"method":"tasks/get","params":{"taskId":"nope"}}));
+    assert_eq!(code(&unknown[0]), -32602);
+}
+
+#[test]
+fn task_cancellation_and_support_rules() {
+    let f = task_fixture();
+    f.init("2025-11-25");
+    let created = f.send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"must","task":{}}}));
+    let task_id = created[0]["result"]["task"]["taskId"].clone();
+    let (call, _) = f.calls.take().remove(0);
+    let cancelled = f.send(json!({"jsonrpc":"2.0","id":2,"method":"tasks/cancel","params":{"taskId":task_id}}));
+    let answer = cancelled.iter().find(|m| m["id"] == 2).cloned().unwrap_or_default();
+    assert_eq!(answer["result"]["status"], "cancelled");
+    assert!(!call.is_active());
+    assert_eq!(f.calls.cancelled.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+    assert!(!call.respond(b"{}"), "a cancelled task's call is not answered");
+
+    let required = f.send(json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"must"}}));
+    assert_eq!(code(&required[0]), -32601);
+    let forbidden = f.send(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","task":{}}}));
+    assert_eq!(code(&forbidden[0]), -32601);
+}

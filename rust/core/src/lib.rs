@@ -19,6 +19,7 @@ pub mod registry;
 pub mod schema;
 pub mod session;
 pub mod stdio;
+pub mod tasks;
 pub mod uri_template;
 
 pub use engine::{Engine, ServerConfig};

@@ -62,6 +62,9 @@ impl Engine {
             if reg.completion.is_some() {
                 obj.insert("completions".into(), json!({}));
             }
+            if reg.has_task_tools() {
+                obj.insert("tasks".into(), json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}));
+            }
         }
         caps
     }
@@ -124,6 +127,7 @@ impl Engine {
             | "resources/unsubscribe" => has_resources,
             "prompts/list" | "prompts/get" => !reg.prompts.is_empty(),
             "completion/complete" => reg.completion.is_some(),
+            "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" => reg.has_task_tools(),
             _ => return false,
         };
         if !offered {
@@ -131,6 +135,10 @@ impl Engine {
             return true;
         }
         match method {
+            "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" => match params::<Value>(raw) {
+                Ok(p) => crate::tasks::request(session, id, method, &p, reply, self.page_size()),
+                Err(e) => fail(INVALID_PARAMS, &format!("Invalid params for {method}: {e}"), None),
+            },
             "resources/list" | "resources/templates/list" | "prompts/list" => {
                 let page = params::<ListParams<'_>>(raw).map(|p| match method {
                     "resources/list" => reg.resources.page(p.cursor.as_deref()).map(<[u8]>::to_vec),
@@ -150,7 +158,7 @@ impl Engine {
                             vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
                         args.insert("uri".into(), Value::String(p.uri.clone().into_owned()));
                         let token = p.meta.and_then(|m| m.progress_token);
-                        self.dispatch(session, id.clone(), handler, Value::Object(args), token, reply);
+                        self.dispatch(session, id.clone(), handler, Value::Object(args), token, reply, None);
                     }
                     None => {
                         let data = json!({"uri": p.uri}).to_string();
@@ -186,7 +194,7 @@ impl Engine {
                     }
                     args.retain(|k, _| prompt.arguments.contains(k));
                     let token = p.meta.and_then(|m| m.progress_token);
-                    self.dispatch(session, id.clone(), prompt.id, Value::Object(args), token, reply);
+                    self.dispatch(session, id.clone(), prompt.id, Value::Object(args), token, reply, None);
                 }
                 Err(e) => fail(INVALID_PARAMS, &format!("Invalid params for prompts/get: {e}"), None),
             },
@@ -207,7 +215,7 @@ impl Engine {
                     let context = p.context.unwrap_or(Value::Null);
                     let args = json!({"ref": p.reference, "argument": p.argument, "context": context});
                     if let Some(handler) = reg.completion {
-                        self.dispatch(session, id.clone(), handler, args, None, reply);
+                        self.dispatch(session, id.clone(), handler, args, None, reply, None);
                     }
                 }
                 Err(e) => fail(INVALID_PARAMS, &format!("Invalid params for completion/complete: {e}"), None),

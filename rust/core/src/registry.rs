@@ -21,6 +21,17 @@ pub struct Tool {
     pub input: CompiledSchema,
     /// Argument names the handler accepts; others are dropped before the call. `None` passes everything.
     pub accepts: Option<HashSet<String>>,
+    /// `execution.taskSupport`: whether the tool may (or must) run as a task.
+    pub task_support: TaskSupport,
+    /// The compiled `outputSchema`, which every structured result is checked against.
+    pub output: Option<Arc<CompiledSchema>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskSupport {
+    Forbidden,
+    Optional,
+    Required,
 }
 
 impl Tool {
@@ -36,8 +47,20 @@ impl Tool {
             return Err(format!("tool {name:?}: inputSchema must have \"type\": \"object\""));
         }
         let input = CompiledSchema::compile(schema).map_err(|e| format!("tool {name:?}: {e}"))?;
+        let task_support = match value.pointer("/execution/taskSupport").and_then(Value::as_str) {
+            None | Some("forbidden") => TaskSupport::Forbidden,
+            Some("optional") => TaskSupport::Optional,
+            Some("required") => TaskSupport::Required,
+            Some(other) => return Err(format!("tool {name:?}: unknown execution.taskSupport {other:?}")),
+        };
+        let output = match value.get("outputSchema") {
+            Some(schema) => Some(Arc::new(
+                CompiledSchema::compile(schema).map_err(|e| format!("tool {name:?}: outputSchema: {e}"))?,
+            )),
+            None => None,
+        };
         let definition = compact_raw(definition)?;
-        Ok(Tool { id, name: name.to_owned(), definition, input, accepts })
+        Ok(Tool { id, name: name.to_owned(), definition, input, accepts, task_support, output })
     }
 }
 
@@ -333,6 +356,11 @@ impl Registry {
             prompts: self.prompts.resized(page_size),
             completion: self.completion,
         }
+    }
+
+    /// Whether any tool can run as a task (the `tasks` capability).
+    pub fn has_task_tools(&self) -> bool {
+        self.tools.iter().any(|t| t.task_support != TaskSupport::Forbidden)
     }
 
     pub fn tool(&self, name: &str) -> Option<&Arc<Tool>> {

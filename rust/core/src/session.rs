@@ -2,6 +2,7 @@
 
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol;
+use crate::schema::CompiledSchema;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -70,6 +71,7 @@ pub struct Session {
     state: Mutex<SessionState>,
     /// 0 = no `logging/setLevel` yet (everything is sent), otherwise `protocol::log_rank` of the level.
     log_rank: AtomicU8,
+    pub(crate) task_table: Mutex<crate::tasks::TaskTable>,
 }
 
 impl Session {
@@ -86,6 +88,7 @@ impl Session {
                 client_capabilities: HashMap::new(),
             }),
             log_rank: AtomicU8::new(0),
+            task_table: Mutex::new(crate::tasks::TaskTable::default()),
         })
     }
 
@@ -143,6 +146,8 @@ pub struct Call {
     session: Arc<Session>,
     reply: Arc<dyn Outbound>,
     done: AtomicBool,
+    /// The tool's output schema: structured results must conform.
+    output: Option<Arc<CompiledSchema>>,
 }
 
 impl Call {
@@ -153,12 +158,39 @@ impl Call {
         session: Arc<Session>,
         reply: Arc<dyn Outbound>,
     ) -> Call {
-        Call { id, handler_id, progress_token, session, reply, done: AtomicBool::new(false) }
+        Call { id, handler_id, progress_token, session, reply, done: AtomicBool::new(false), output: None }
+    }
+
+    pub(crate) fn with_output(mut self, output: Option<Arc<CompiledSchema>>) -> Call {
+        self.output = output;
+        self
     }
 
     /// False once answered or cancelled.
     pub fn is_active(&self) -> bool {
         !self.done.load(Ordering::Acquire)
+    }
+
+    /// Whether the handler is a tool with an `outputSchema` (its results must carry `structuredContent`).
+    pub fn expects_structured(&self) -> bool {
+        self.output.is_some()
+    }
+
+    /// Checks structured content (JSON bytes) against the tool's output schema; `Err` names each problem.
+    pub fn check_output(&self, structured: &[u8]) -> Result<(), String> {
+        let Some(schema) = &self.output else { return Ok(()) };
+        let value: Value =
+            serde_json::from_slice(structured).map_err(|e| format!("structured content is not JSON: {e}"))?;
+        match schema.check(&value) {
+            None => Ok(()),
+            Some(problems) => Err(format!("structured content does not match the tool's outputSchema: {problems}")),
+        }
+    }
+
+    /// Sends a notification on the session (not tied to this call's stream), e.g.
+    /// `notifications/elicitation/complete`. `params` is JSON bytes.
+    pub fn notify_session(&self, method: &str, params: &[u8]) {
+        self.session.out.send(jsonrpc::notification(method, params), OutKind::Notification);
     }
 
     /// The client's declared capability `name` as JSON text, if it declared one.
