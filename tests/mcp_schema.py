@@ -23,10 +23,36 @@ RESULT_TYPES = {
     "logging/setLevel": "EmptyResult",
     "tools/list": "ListToolsResult",
     "tools/call": "CallToolResult",
+    "resources/list": "ListResourcesResult",
+    "resources/templates/list": "ListResourceTemplatesResult",
+    "resources/read": "ReadResourceResult",
+    "resources/subscribe": "EmptyResult",
+    "resources/unsubscribe": "EmptyResult",
+    "prompts/list": "ListPromptsResult",
+    "prompts/get": "GetPromptResult",
+    "completion/complete": "CompleteResult",
+    "tasks/get": "GetTaskResult",
+    "tasks/list": "ListTasksResult",
+    "tasks/cancel": "CancelTaskResult",
+    "tasks/result": "GetTaskPayloadResult",
+}
+# Requests the server sends to the client.
+REQUEST_TYPES = {
+    "sampling/createMessage": "CreateMessageRequest",
+    "elicitation/create": "ElicitRequest",
+    "roots/list": "ListRootsRequest",
+    "ping": "PingRequest",
 }
 NOTIFICATION_TYPES = {
     "notifications/progress": "ProgressNotification",
     "notifications/message": "LoggingMessageNotification",
+    "notifications/tools/list_changed": "ToolListChangedNotification",
+    "notifications/resources/list_changed": "ResourceListChangedNotification",
+    "notifications/prompts/list_changed": "PromptListChangedNotification",
+    "notifications/resources/updated": "ResourceUpdatedNotification",
+    "notifications/tasks/status": "TaskStatusNotification",
+    "notifications/elicitation/complete": "ElicitationCompleteNotification",
+    "notifications/cancelled": "CancelledNotification",
 }
 
 
@@ -95,11 +121,17 @@ def check_server_message(version: str, msg: Any, methods: dict[Any, str]) -> Non
         validate(version, envelope, msg)
         method = methods.get(msg["id"])
         assert method is not None, f"response to an id the client never sent: {msg}"
-        validate(version, RESULT_TYPES[method], msg["result"])
+        result_type = RESULT_TYPES[method]
+        if method == "tools/call" and isinstance(msg["result"], dict) and "task" in msg["result"]:
+            result_type = "CreateTaskResult"  # a task-augmented call
+        validate(version, result_type, msg["result"])
         if RESULT_TYPES[method] == "EmptyResult":
             assert msg["result"] == {}, msg
         return
-    assert "id" not in msg, f"the server sent a request: {msg}"
+    if "id" in msg:
+        validate(version, "JSONRPCRequest", msg)
+        validate(version, REQUEST_TYPES[msg["method"]], msg)
+        return
     validate(version, "JSONRPCNotification", msg)
     validate(version, NOTIFICATION_TYPES[msg["method"]], msg)
 

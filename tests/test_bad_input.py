@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,7 +100,7 @@ def test_empty_batch_is_invalid_even_on_2025_03_26(raw: RawServer) -> None:
 def test_unknown_method(raw: RawServer) -> None:
     raw.initialize()
     check_error(raw.request(3, "resources/frobnicate"), -32601, 3)
-    check_error(raw.request(4, "prompts/list"), -32601, 4)  # capability not offered
+    check_error(raw.request(4, "sampling/createMessage"), -32601, 4)  # a client-side method
     still_serving(raw)
 
 
@@ -223,3 +224,20 @@ def test_every_reply_is_schema_valid(raw: RawServer) -> None:
     raw.request(4, "nope")
     raw.close()
     assert len(mcp_schema.check_transcript(raw.transcript())) == 5
+
+
+def test_capabilities_not_offered_are_method_not_found(tmp_path: Path) -> None:
+    script = tmp_path / "tools_only.py"
+    script.write_text(
+        "from ferromcp import Server\nserver = Server('t')\nserver.add_tool(lambda: 1, name='one')\nserver.run()\n"
+    )
+    raw = RawServer(script)
+    try:
+        caps = raw.initialize()["result"]["capabilities"]
+        assert set(caps) == {"logging", "tools"}
+        for i, method in enumerate(
+            ["prompts/list", "resources/list", "resources/read", "completion/complete", "tasks/list"]
+        ):
+            check_error(raw.request(i + 1, method, {"uri": "x://y"}), -32601, i + 1)
+    finally:
+        raw.close()

@@ -12,7 +12,22 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import msgspec
 import pydantic
-from ferromcp import Audio, Context, EmbeddedResource, Image, McpError, ResourceLink, Server, ToolError
+from ferromcp import (
+    Audio,
+    Completion,
+    Context,
+    EmbeddedResource,
+    Image,
+    McpError,
+    Message,
+    ResourceContents,
+    ResourceLink,
+    ResourceNotFound,
+    Server,
+    ToolError,
+    UrlElicitation,
+    UrlElicitationRequired,
+)
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 server = Server("everything", "2.0.0", title="Everything", instructions="Test fixture server.")
@@ -273,6 +288,118 @@ async def reconnecting(ctx: Context) -> str:
     await asyncio.sleep(0.2)
     await ctx.report_progress(2, 2, "while the client was away")
     return f"finished after reconnect (closed={closed})"
+
+
+# -- resources, prompts, completion, tasks, list changes ----------------------------------------------------
+
+
+@server.resource("test://readme", name="readme", title="Read me", mime_type="text/markdown", size=20)
+def readme() -> str:
+    """The project's read-me."""
+    return "# Everything\nHello."
+
+
+@server.resource("test://logo", name="logo", mime_type="image/png")
+def logo() -> bytes:
+    """A tiny PNG."""
+    import base64
+
+    return base64.b64decode(PNG)
+
+
+@server.resource("test://items/{item_id}", name="item", mime_type="application/json")
+def item(item_id: int, uri: str) -> dict[str, Any]:
+    """One item by numeric id (404-like -32002 for negative ids)."""
+    if item_id < 0:
+        raise ResourceNotFound(f"no item {item_id}")
+    return {"id": item_id, "uri": uri, "double": item_id * 2}
+
+
+@server.resource("test://multi", name="multi")
+def multi() -> list[ResourceContents]:
+    """Two contents in one read."""
+    return [ResourceContents(text="part one", mime_type="text/plain"), ResourceContents(blob=b"\x00\x01")]
+
+
+@server.prompt(title="Greeting")
+def greet(name: Annotated[str, "Who to greet"], style: str = "warm") -> str:
+    """Greets someone."""
+    return f"Say a {style} hello to {name}."
+
+
+@server.prompt
+def review(code: str) -> list[Message]:
+    """A two-turn code review prompt with an embedded resource and an image."""
+    return [
+        Message(EmbeddedResource("test://code", text=code, mime_type="text/x-python")),
+        Message("Looks fine so far.", role="assistant"),
+        Message(Image(data=PNG, mime_type="image/png")),
+    ]
+
+
+@server.completion
+def complete(ref: Any, argument: Any, context: Any) -> Completion | list[str]:
+    """Completes prompt arguments and template variables."""
+    if argument.name == "name":
+        names = ["Ada", "Alan", "Grace", "Guido"]
+        return [n for n in names if n.lower().startswith(argument.value.lower())]
+    if argument.name == "item_id":
+        return Completion([str(i) for i in range(150)], total=150, has_more=True)
+    return []
+
+
+@server.tool(task=True)
+async def long_job(seconds: float, ctx: Context) -> str:
+    """Runs long enough to be polled as a task."""
+    await ctx.report_progress(0, 1)
+    await asyncio.sleep(seconds)
+    return f"job done after {seconds}s"
+
+
+@server.tool(task="required")
+async def failing_job() -> str:
+    """A task that fails."""
+    raise ToolError("the job failed")
+
+
+@server.tool(output_schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+def wrong_output() -> dict[str, Any]:
+    """Returns structured content that does not match its output schema."""
+    return {"n": "not a number"}
+
+
+@server.tool
+def needs_login() -> str:
+    """Requires a URL elicitation first."""
+    raise UrlElicitationRequired([UrlElicitation("https://example.com/login", "Please sign in", "login-1")])
+
+
+@server.tool
+async def open_url(ctx: Context) -> str:
+    """Asks the client to open a URL (URL-mode elicitation) and reports completion."""
+    answer = await ctx.elicit_url("Authorize access", "https://example.com/authorize", elicitation_id="auth-7")
+    await ctx.notify_elicitation_complete("auth-7")
+    return answer.action
+
+
+@server.tool
+def add_dynamic_tool(name: str) -> str:
+    """Registers a new tool at runtime (clients get notifications/tools/list_changed)."""
+    server.add_tool(lambda: f"I am {name}", name=name, description="added at runtime")
+    return "added"
+
+
+@server.tool
+def remove_dynamic_prompt() -> str:
+    """Removes the review prompt at runtime (notifications/prompts/list_changed)."""
+    server.remove_prompt("review")
+    return "removed"
+
+
+@server.tool
+async def touch_readme() -> int:
+    """Tells subscribers test://readme changed; returns how many were told."""
+    return await server.notify_resource_updated("test://readme")
 
 
 if __name__ == "__main__":
