@@ -2,11 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PY_SOURCES := python tests benches examples
+PY_SOURCES := python tests benches examples loadtests
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install dev build test test-rust test-python lint format conformance bench bench-smoke bench-micro clean
+.PHONY: help demo install dev build test test-rust test-python lint format conformance bench bench-smoke bench-micro wrk loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,8 +56,15 @@ conformance: ## the official MCP conformance suite (--suite all) against example
 bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side
 	$(PY) benches/stdio_bench.py
 
-bench-smoke: ## a short run of the stdio benchmark, to keep it working (numbers not asserted)
+bench-smoke: ## short runs of the stdio and HTTP benchmarks, to keep them working (numbers not asserted)
 	$(PY) benches/stdio_bench.py --quick
+	$(PY) loadtests/run_http_bench.py --quick --no-wrk
+
+wrk: ## install wrk (Debian's package) for the HTTP ceiling benchmark, if missing
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+loadtest: wrk ## HTTP benchmark: ferromcp vs. the official SDK (JSON and SSE modes), side by side (~3 min)
+	$(PY) loadtests/run_http_bench.py --duration 10
 
 bench-micro: ## pytest-benchmark micro benchmarks of the dispatch path
 	$(PY) -m pytest benches/test_dispatch_bench.py --benchmark-enable -p no:cacheprovider
