@@ -6,7 +6,7 @@ import base64
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 __all__ = ["Annotations", "Audio", "ContentBlock", "EmbeddedResource", "Image", "ResourceLink", "TextContent"]
 
@@ -71,8 +71,8 @@ def _media(
 
 
 @dataclass(frozen=True, slots=True)
-class Image:
-    """An image. `data` is raw bytes (or an already base64-encoded str); or give `path` to read a file."""
+class _Media:
+    """Base64 media: `data` is raw bytes (or an already base64-encoded str); or give `path` to read a file."""
 
     data: bytes | str | None = None
     path: str | Path | None = None
@@ -80,26 +80,25 @@ class Image:
     format: str | None = None
     annotations: Annotations | None = None
     meta: dict[str, Any] | None = None
+    kind: ClassVar[str] = ""
 
     def to_json(self) -> dict[str, Any]:
-        data, mime = _media("image", self.data, self.path, self.mime_type, self.format)
-        return _with_annotations({"type": "image", "data": data, "mimeType": mime}, self.annotations, self.meta)
+        data, mime = _media(self.kind, self.data, self.path, self.mime_type, self.format)
+        return _with_annotations({"type": self.kind, "data": data, "mimeType": mime}, self.annotations, self.meta)
 
 
 @dataclass(frozen=True, slots=True)
-class Audio:
+class Image(_Media):
+    """An image. `data` is raw bytes (or an already base64-encoded str); or give `path` to read a file."""
+
+    kind: ClassVar[str] = "image"
+
+
+@dataclass(frozen=True, slots=True)
+class Audio(_Media):
     """Audio. `data` is raw bytes (or an already base64-encoded str); or give `path` to read a file."""
 
-    data: bytes | str | None = None
-    path: str | Path | None = None
-    mime_type: str | None = None
-    format: str | None = None
-    annotations: Annotations | None = None
-    meta: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data, mime = _media("audio", self.data, self.path, self.mime_type, self.format)
-        return _with_annotations({"type": "audio", "data": data, "mimeType": mime}, self.annotations, self.meta)
+    kind: ClassVar[str] = "audio"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import msgspec
 import orjson
 
 from ._content import CONTENT_TYPES, Annotations
-from ._tools import _dumps, analyze_signature, is_async_callable  # pyright: ignore[reportPrivateUsage]
+from ._tools import _dumps, analyze_signature, common_fields, is_async_callable  # pyright: ignore[reportPrivateUsage]
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -107,24 +107,6 @@ class ResourceContents:
         if self.meta is not None:
             out["_meta"] = self.meta
         return out
-
-
-def _common_definition(
-    definition: dict[str, Any],
-    title: str | None,
-    description: str | None,
-    icons: list[dict[str, Any]] | None,
-    meta: dict[str, Any] | None,
-) -> dict[str, Any]:
-    if title is not None:
-        definition["title"] = title
-    if description:
-        definition["description"] = description
-    if icons:
-        definition["icons"] = icons
-    if meta:
-        definition["_meta"] = meta
-    return definition
 
 
 def _converters(params: dict[str, Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
@@ -215,7 +197,7 @@ def build_resource(
     if unused:
         raise TypeError(f"resource {uri!r}: the handler does not take the URI variables {unused}")
     definition: dict[str, Any] = {"uriTemplate" if is_template else "uri": uri, "name": label}
-    _common_definition(definition, title, description or inspect.getdoc(fn), icons, meta)
+    common_fields(definition, title=title, description=description or inspect.getdoc(fn), icons=icons, meta=meta)
     if mime_type is not None:
         definition["mimeType"] = mime_type
     if size is not None and not is_template:
@@ -326,7 +308,7 @@ def build_prompt(
         arg["required"] = pname in sig.required
         arguments.append(arg)
     definition: dict[str, Any] = {"name": prompt_name}
-    _common_definition(definition, title, description or inspect.getdoc(fn), icons, meta)
+    common_fields(definition, title=title, description=description or inspect.getdoc(fn), icons=icons, meta=meta)
     if arguments:
         definition["arguments"] = arguments
     params = {

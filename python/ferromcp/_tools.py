@@ -31,6 +31,7 @@ __all__ = [
     "UrlElicitationRequired",
     "analyze_signature",
     "build_tool",
+    "common_fields",
     "is_async_callable",
 ]
 
@@ -167,6 +168,26 @@ class Signature:
     var_keyword: bool = False
 
 
+def common_fields(
+    definition: dict[str, Any],
+    *,
+    title: str | None,
+    description: str | None,
+    icons: list[dict[str, Any]] | None,
+    meta: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The fields tools, resources and prompts share (`description` is kept even when empty)."""
+    if title is not None:
+        definition["title"] = title
+    if description is not None:
+        definition["description"] = description
+    if icons:
+        definition["icons"] = icons
+    if meta:
+        definition["_meta"] = meta
+    return definition
+
+
 def analyze_signature(fn: Callable[..., Any], name: str, kind: str, *, allow_kwargs: bool = False) -> Signature:
     sig = inspect.signature(fn)
     hints = _hints(fn)
@@ -253,19 +274,13 @@ def build_tool(
             result_kind = RESULT_OBJECT
 
     definition: dict[str, Any] = {"name": tool_name}
-    if title is not None:
-        definition["title"] = title
     doc = description if description is not None else inspect.getdoc(fn)
-    definition["description"] = doc or ""
+    common_fields(definition, title=title, description=doc or "", icons=icons, meta=meta)
     definition["inputSchema"] = input_schema
     if derived_output is not None:
         definition["outputSchema"] = derived_output
     if annotations:
         definition["annotations"] = annotations
-    if icons:
-        definition["icons"] = icons
-    if meta:
-        definition["_meta"] = meta
     if task:
         definition["execution"] = {"taskSupport": "required" if task == "required" else "optional"}
 

@@ -2,7 +2,7 @@
 //! before the engine sees a message.
 
 use super::body::{HttpBody, SseBody};
-use super::sessions::{CreateError, HttpSession, SessionRegistry};
+use super::sessions::{ActivityGuard, CreateError, HttpSession, SessionRegistry};
 use super::sink::{Answer, RequestSink};
 use super::sse::parse_event_id;
 use super::HttpConfig;
@@ -18,6 +18,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio::sync::TryAcquireError;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -51,12 +52,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Whether an Accept header admits `mime` (exactly, by `type/*`, or by `*/*`).
 fn accepts(headers: &HeaderMap, mime: &str) -> bool {
     let major = mime.split('/').next().unwrap_or(mime);
-    headers.get_all(hyper::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
-        |item| {
-            let range = item.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            range == mime || range == "*/*" || range == format!("{major}/*")
-        },
-    )
+    let ranges = headers.get_all(hyper::header::ACCEPT).into_iter().filter_map(|v| v.to_str().ok());
+    ranges.flat_map(|v| v.split(',')).any(|item| {
+        let mut parts = item.split(';');
+        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        // `q=0` means "not acceptable" (RFC 9110 §12.4.2).
+        let refused =
+            parts.any(|p| p.trim().strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)));
+        !refused && (range == mime || range == "*/*" || range == format!("{major}/*"))
+    })
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -155,7 +159,7 @@ impl Service {
         let id = header(headers, SESSION_HEADER).ok_or(SessionMissing::NoHeader)?;
         match self.registry.get(id) {
             Some(s) if !s.terminated.load(Ordering::Acquire) => {
-                s.touch(self.registry.now_ms());
+                s.touch();
                 Ok(s)
             }
             _ => Err(SessionMissing::Unknown),
@@ -208,9 +212,12 @@ impl Service {
     async fn post_new_session(&self, body: &[u8]) -> Resp {
         let is_initialize = match jsonrpc::split(body) {
             Err(rejection) => return rpc_error(StatusCode::BAD_REQUEST, PARSE_ERROR, &rejection.message),
-            Ok(Frame::Single(raw)) => {
-                matches!(jsonrpc::classify(raw), Ok(Message::Request { ref method, .. }) if method == "initialize")
-            }
+            Ok(Frame::Single(raw)) => match jsonrpc::classify(raw) {
+                Ok(Message::Request { ref method, .. }) => method == "initialize",
+                Ok(_) => false,
+                // Malformed: say what is wrong (with the request id when there is one) rather than ask for a session.
+                Err(rejection) => return json_response(rejection.encode(), StatusCode::BAD_REQUEST),
+            },
             Ok(Frame::Batch(_)) => false,
         };
         if !is_initialize {
@@ -230,14 +237,22 @@ impl Service {
                 "no randomness for a session id",
             );
         };
-        let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.now_ms());
+        let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock());
         self.post_to_session(session, body, true).await
     }
 
     async fn post_to_session(&self, session: Arc<HttpSession>, body: &[u8], new: bool) -> Resp {
-        // Back-pressure: a session with too many calls running waits here, holding only this connection.
-        let Ok(permit) = session.in_flight.clone().acquire_owned().await else {
-            return rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Session not found");
+        // Back-pressure: a session with too many calls running waits here, holding only this connection. Only
+        // requests wait: a notification (e.g. a cancellation) or the answer to a server request must get through,
+        // or calls waiting on that answer would hold the very slots it waits for.
+        let permit = match session.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(TryAcquireError::Closed) => return SessionMissing::Unknown.response(),
+            Err(TryAcquireError::NoPermits) if !carries_request(body) => None,
+            Err(TryAcquireError::NoPermits) => match session.in_flight.clone().acquire_owned().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return SessionMissing::Unknown.response(),
+            },
         };
         let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
         let reply: Arc<dyn Outbound> = sink;
@@ -275,11 +290,14 @@ impl Service {
             }
             Ok(Answer::Sse(stream)) => {
                 let rx = stream.attach(None, false, self.config.replay_buffer_events + 16);
-                sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(permit)]))
+                let guards: Vec<Box<dyn std::any::Any + Send + Sync>> =
+                    vec![Box::new(permit), Box::new(ActivityGuard(session.clone()))];
+                sse_response(SseBody::new(rx, self.config.keepalive, guards))
             }
             // Cancelled by the client before any answer: nothing to send.
             Err(_) => accepted(),
         };
+        session.touch();
         if new {
             if let Ok(v) = HeaderValue::from_str(&session.id) {
                 resp.headers_mut().insert(SESSION_HEADER, v);
@@ -403,5 +421,16 @@ impl GetGuard {
 impl Drop for GetGuard {
     fn drop(&mut self) {
         self.0.get_open.store(false, Ordering::Release);
+        self.0.touch();
+    }
+}
+
+/// Whether a body holds at least one request (as opposed to only notifications or responses).
+fn carries_request(body: &[u8]) -> bool {
+    let is_request = |raw: &serde_json::value::RawValue| matches!(jsonrpc::classify(raw), Ok(Message::Request { .. }));
+    match jsonrpc::split(body) {
+        Ok(Frame::Single(raw)) => is_request(raw),
+        Ok(Frame::Batch(items)) => items.into_iter().any(is_request),
+        Err(_) => true,
     }
 }

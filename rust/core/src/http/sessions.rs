@@ -38,11 +38,24 @@ pub struct HttpSession {
     pub in_flight: Arc<Semaphore>,
     pub terminated: AtomicBool,
     last_seen_ms: AtomicU64,
+    /// The registry's clock origin, so the session can note activity on its own.
+    clock: Instant,
     limits: SessionLimits,
 }
 
+/// Notes the end of an activity (a call answered over SSE, a GET stream closing) when dropped: the idle clock
+/// starts when activity ends, not when its request arrived.
+pub struct ActivityGuard(pub Arc<HttpSession>);
+
+impl Drop for ActivityGuard {
+    fn drop(&mut self) {
+        self.0.touch();
+    }
+}
+
 impl HttpSession {
-    pub fn new(id: String, dispatcher: Arc<dyn Dispatcher>, limits: SessionLimits, now_ms: u64) -> Arc<HttpSession> {
+    pub fn new(id: String, dispatcher: Arc<dyn Dispatcher>, limits: SessionLimits, clock: Instant) -> Arc<HttpSession> {
+        let now_ms = clock.elapsed().as_millis() as u64;
         let standalone = Arc::new(SseStream::new(0, limits.replay_capacity));
         let core = Session::new(Arc::new(StandaloneOut(standalone.clone())), dispatcher);
         Arc::new(HttpSession {
@@ -55,12 +68,14 @@ impl HttpSession {
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             terminated: AtomicBool::new(false),
             last_seen_ms: AtomicU64::new(now_ms),
+            clock,
             limits,
         })
     }
 
-    pub fn touch(&self, now_ms: u64) {
-        self.last_seen_ms.store(now_ms, Ordering::Relaxed);
+    /// Records activity now (the idle timeout counts from the last activity).
+    pub fn touch(&self) {
+        self.last_seen_ms.store(self.clock.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// A new request stream, registered for resumption.
@@ -121,6 +136,11 @@ impl SessionRegistry {
 
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// The clock origin sessions measure their activity from.
+    pub fn clock(&self) -> Instant {
+        self.started
     }
 
     /// A cryptographically random id: 128 bits as 32 lowercase hex characters (visible ASCII).

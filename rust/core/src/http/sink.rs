@@ -88,7 +88,9 @@ impl Outbound for RequestSink {
     }
 
     fn close_stream(&self) -> bool {
-        if self.json_only {
+        // Closing a stream is only safe once the client has an event id to resume from: the priming event,
+        // which exists from 2025-11-25 on (SEP-1699). Older sessions keep their stream open.
+        if self.json_only || !self.session.core.version().is_some_and(|v| v >= "2025-11-25") {
             return false;
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
