@@ -571,7 +571,7 @@ async def test_unknown_session_is_404(wire: Wire, sid: str) -> None:
     [
         ({"capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}, 200, -32602),
         ({"protocolVersion": 2025, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}, 200, -32602),
-        # Not even a valid request envelope: not an initialize, so the HTTP-level rejection (no id).
+        # Not even a valid request envelope: rejected at the HTTP level (400), naming the request it could read.
         ("not an object", 400, INVALID_REQUEST),
     ],
     ids=["missing-version", "version-not-a-string", "params-not-an-object"],
@@ -584,7 +584,9 @@ async def test_failed_initialize_creates_no_session(params: Any, status: int, co
             msg = wire.request("initialize", params)
             resp = await wire.post(msg)
             if status == 400:
-                assert_rpc_error(wire, resp, 400, code)
+                assert resp.status_code == 400 and "mcp-session-id" not in resp.headers, resp.headers
+                (body,) = wire.messages(resp)
+                assert body["id"] == msg["id"] and body["error"]["code"] == code, body
                 continue
             # A JSON-RPC error answering the request (it has an id): a normal 200 JSON answer, without session.
             assert resp.status_code == 200 and "mcp-session-id" not in resp.headers, resp.headers
