@@ -35,12 +35,15 @@ def main() -> None:
     parser.add_argument("--json-response", action="store_true")
     # ferromcp, like the SDK, refuses new sessions (503) past 10,000 open ones; the memory run needs a bit more room.
     parser.add_argument("--max-sessions", type=int, default=None, help="the session cap (default: ferromcp's)")
+    parser.add_argument("--io-threads", type=int, default=None, help="tokio I/O threads (default: ferromcp's)")
     args = parser.parse_args()
     options: dict[str, Any] = {}
     if args.json_response:
         options["json_response"] = True
     if args.max_sessions is not None:
         options["max_sessions"] = args.max_sessions
+    if args.io_threads is not None:
+        options["io_threads"] = args.io_threads
     server.run("http", host="127.0.0.1", port=args.port, path="/mcp", **options)
 
 

@@ -52,7 +52,9 @@ class HttpOptions(TypedDict, total=False):
     allow_delete: bool
     """Whether clients may end sessions with DELETE (405 otherwise). Default True."""
     io_threads: int
-    """tokio I/O threads. Default 1 (the Python loop needs the other core on small machines)."""
+    """tokio I/O threads. Default: the number of cores, at most 4. (NOTE: on the 2-core reference machine, 2
+    threads gave 77k calls/s at p99 1.8 ms against 63k at p99 2.6 ms with 1; one sequential client sees
+    ~30 µs more latency, 123 against 94 µs p50.)"""
     shutdown_timeout: float
     """Seconds a stop waits for running calls before cancelling them. Default 10."""
 
@@ -463,6 +465,7 @@ class Server:
             raise TypeError(f"unknown HTTP options: {sorted(unknown)}")
         renamed = {"max_request_body_size": "max_body_bytes", "retry_interval": "retry_ms"}
         kwargs = {renamed.get(k, k): v for k, v in options.items()}
+        kwargs.setdefault("io_threads", min(4, os.cpu_count() or 1))
         transport = HttpServer(self._engine, host=host, port=port, path=path, **kwargs)
         dispatcher = Dispatcher(self, transport)
         dispatcher.start()
