@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import typing
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from ._context import Context
+from ._tools import Handler
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
     from ._server import Server
 
-__all__ = ["Dispatcher", "HandlerSpec"]
+__all__ = ["Dispatcher"]
 
 
 class EventSource(Protocol):
@@ -27,28 +27,7 @@ class EventSource(Protocol):
     def drain(self) -> list[Any]: ...
 
 
-class HandlerSpec(Protocol):
-    """What the dispatcher needs of a registered handler (tool, resource, prompt, completion)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def fn(self) -> Callable[..., Any]: ...
-    @property
-    def is_async(self) -> bool: ...
-    @property
-    def blocking(self) -> bool: ...
-    @property
-    def ctx_param(self) -> str | None: ...
-    @property
-    def converters(self) -> tuple[tuple[str, Callable[[Any], Any]], ...]: ...
-    @property
-    def drop(self) -> tuple[str, ...]: ...
-    def respond(self, handle: CallHandle, value: Any) -> None: ...
-    def fail(self, handle: CallHandle, exc: BaseException) -> None: ...
-
-
-def _prepare(spec: HandlerSpec, handle: CallHandle, args: dict[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
+def _prepare(spec: Handler, handle: CallHandle, args: dict[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
     for name in spec.drop:
         args.pop(name, None)
     for name, convert in spec.converters:
@@ -124,13 +103,13 @@ class Dispatcher:
                 if task is not None:
                     task.cancel()
 
-    def _start_task(self, spec: HandlerSpec, handle: CallHandle, args: dict[str, Any]) -> None:
+    def _start_task(self, spec: Handler, handle: CallHandle, args: dict[str, Any]) -> None:
         task = self._loop.create_task(self._run(spec, handle, args))
         key = handle.key
         self._tasks[key] = task
         task.add_done_callback(functools.partial(self._task_done, key))
 
-    async def _run(self, spec: HandlerSpec, handle: CallHandle, args: dict[str, Any]) -> None:
+    async def _run(self, spec: Handler, handle: CallHandle, args: dict[str, Any]) -> None:
         try:
             kwargs = _prepare(spec, handle, args, self)
             if spec.blocking:

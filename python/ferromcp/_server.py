@@ -15,9 +15,9 @@ import orjson
 
 from ._content import Annotations
 from ._core import Engine, HttpServer, StdioServer
-from ._runtime import Dispatcher, HandlerSpec
+from ._runtime import Dispatcher
 from ._surface import PromptSpec, ResourceSpec, build_completion, build_prompt, build_resource
-from ._tools import ToolSpec, build_tool
+from ._tools import Handler, ToolSpec, build_tool
 
 __all__ = ["Server"]
 
@@ -86,7 +86,7 @@ class Server:
         self.instructions = instructions
         self.max_message_size = max_message_size
         self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size)
-        self._handlers: dict[int, HandlerSpec] = {}
+        self._handlers: dict[int, Handler] = {}
         self._names: dict[tuple[str, str], int] = {}
         self._next_id = 0
 
@@ -381,7 +381,7 @@ class Server:
 
         return register(fn) if fn is not None else register
 
-    def _replace(self, key: tuple[str, str], spec: HandlerSpec) -> None:
+    def _replace(self, key: tuple[str, str], spec: Handler) -> None:
         old = self._names.get(key)
         if old is not None:
             self._handlers.pop(old, None)

@@ -19,7 +19,13 @@ import msgspec
 import orjson
 
 from ._content import CONTENT_TYPES, Annotations
-from ._tools import _dumps, analyze_signature, common_fields, is_async_callable  # pyright: ignore[reportPrivateUsage]
+from ._tools import (
+    Handler,
+    analyze_signature,
+    common_fields,
+    is_async_callable,
+    json_bytes,
+)
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -123,16 +129,9 @@ def _converters(params: dict[str, Any]) -> tuple[tuple[str, Callable[[Any], Any]
     return tuple(out)
 
 
-@dataclasses.dataclass(slots=True, eq=False)
-class ResourceSpec:
-    id: int
+@dataclasses.dataclass(slots=True, eq=False, kw_only=True)
+class ResourceSpec(Handler):
     uri: str
-    fn: Callable[..., Any]
-    is_async: bool
-    blocking: bool
-    ctx_param: str | None
-    converters: tuple[tuple[str, Callable[[Any], Any]], ...]
-    drop: tuple[str, ...]
     mime_type: str | None
     definition: dict[str, Any]
     is_template: bool
@@ -152,7 +151,7 @@ class ResourceSpec:
             raw: bytes | bytearray | memoryview = item  # pyright: ignore[reportUnknownVariableType]
             blob = base64.b64encode(bytes(raw)).decode("ascii")
             return {"uri": uri, "mimeType": self.mime_type or "application/octet-stream", "blob": blob}
-        return {"uri": uri, "mimeType": self.mime_type or "application/json", "text": _dumps(item).decode()}
+        return {"uri": uri, "mimeType": self.mime_type or "application/json", "text": json_bytes(item).decode()}
 
     def fail(self, handle: CallHandle, exc: BaseException) -> None:
         uri = self.uri
@@ -215,7 +214,6 @@ def build_resource(
         blocking=blocking,
         ctx_param=sig.ctx_param,
         converters=_converters(params),
-        drop=(),
         mime_type=mime_type,
         definition=definition,
         is_template=is_template,
@@ -243,7 +241,7 @@ def _prompt_content(content: Any) -> dict[str, Any]:
         return content.to_json()
     if isinstance(content, dict):
         return typing.cast("dict[str, Any]", content)
-    return {"type": "text", "text": _dumps(content).decode()}
+    return {"type": "text", "text": json_bytes(content).decode()}
 
 
 def _prompt_message(item: Any) -> dict[str, Any]:
@@ -255,16 +253,9 @@ def _prompt_message(item: Any) -> dict[str, Any]:
     return {"role": "user", "content": _prompt_content(item)}
 
 
-@dataclasses.dataclass(slots=True, eq=False)
-class PromptSpec:
-    id: int
+@dataclasses.dataclass(slots=True, eq=False, kw_only=True)
+class PromptSpec(Handler):
     name: str
-    fn: Callable[..., Any]
-    is_async: bool
-    blocking: bool
-    ctx_param: str | None
-    converters: tuple[tuple[str, Callable[[Any], Any]], ...]
-    drop: tuple[str, ...]
     definition: dict[str, Any]
 
     def respond(self, handle: CallHandle, value: Any) -> None:
@@ -319,10 +310,8 @@ def build_prompt(
         name=prompt_name,
         fn=fn,
         is_async=is_async_callable(fn),
-        blocking=False,
         ctx_param=sig.ctx_param,
         converters=_converters(params),
-        drop=(),
         definition=definition,
     )
 
@@ -381,16 +370,8 @@ def _to_context(context: Any) -> CompletionContext | None:
     return CompletionContext({str(k): str(v) for k, v in arguments.items()})
 
 
-@dataclasses.dataclass(slots=True, eq=False)
-class CompletionSpec:
-    id: int
-    fn: Callable[..., Any]
-    is_async: bool
-    blocking: bool
-    ctx_param: str | None
-    converters: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
-    drop: tuple[str, ...] = ()
-
+@dataclasses.dataclass(slots=True, eq=False, kw_only=True)
+class CompletionSpec(Handler):
     def respond(self, handle: CallHandle, value: Any) -> None:
         if value is None:
             value = Completion([])
@@ -419,4 +400,11 @@ def build_completion(handler_id: int, fn: Callable[..., Any]) -> CompletionSpec:
         ("context", _to_context),
     )
     drop = tuple(k for k in ("ref", "argument", "context") if k not in sig.params)
-    return CompletionSpec(handler_id, fn, is_async_callable(fn), False, sig.ctx_param, converters, drop)
+    return CompletionSpec(
+        id=handler_id,
+        fn=fn,
+        is_async=is_async_callable(fn),
+        ctx_param=sig.ctx_param,
+        converters=converters,
+        drop=drop,
+    )

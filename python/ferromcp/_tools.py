@@ -24,6 +24,7 @@ if typing.TYPE_CHECKING:
     from ._core import CallHandle
 
 __all__ = [
+    "Handler",
     "Signature",
     "ToolError",
     "ToolSpec",
@@ -33,6 +34,7 @@ __all__ = [
     "build_tool",
     "common_fields",
     "is_async_callable",
+    "json_bytes",
 ]
 
 _logger = logging.getLogger("ferromcp")
@@ -72,19 +74,32 @@ RESULT_OBJECT = 2  # an object type: structuredContent + its JSON as text
 RESULT_WRAPPED = 3  # any other JSON type: structuredContent {"result": value}
 
 
-@dataclasses.dataclass(slots=True, eq=False)
-class ToolSpec:
+@dataclasses.dataclass(slots=True, eq=False, kw_only=True)
+class Handler:
+    """A registered function and how the dispatcher calls it; subclasses shape its result for one method."""
+
     id: int
-    name: str
     fn: Callable[..., Any]
     is_async: bool
-    blocking: bool
-    ctx_param: str | None
-    converters: tuple[tuple[str, _schema.Converter], ...]
+    blocking: bool = False
+    ctx_param: str | None = None
+    # (argument, converter) pairs applied before the call; `drop` names arguments the function does not take.
+    converters: tuple[tuple[str, _schema.Converter], ...] = ()
+    drop: tuple[str, ...] = ()
+
+    def respond(self, handle: CallHandle, value: Any) -> None:
+        raise NotImplementedError
+
+    def fail(self, handle: CallHandle, exc: BaseException) -> None:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(slots=True, eq=False, kw_only=True)
+class ToolSpec(Handler):
+    name: str
     result_kind: int
     definition: dict[str, Any]
     accepts: list[str] | None
-    drop: tuple[str, ...] = ()
 
     def respond(self, handle: CallHandle, value: Any) -> None:
         respond(handle, self, value)
@@ -301,7 +316,7 @@ def build_tool(
     )
 
 
-def _dumps(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
     if isinstance(value, msgspec.Struct):
         return msgspec.json.encode(value)
     pyd = sys.modules.get("pydantic")
@@ -329,7 +344,7 @@ def _block(item: Any) -> dict[str, Any]:
         return item.to_json()
     if isinstance(item, str):
         return {"type": "text", "text": item}
-    return {"type": "text", "text": _dumps(item).decode()}
+    return {"type": "text", "text": json_bytes(item).decode()}
 
 
 def _content_json(handle: CallHandle, blocks: list[dict[str, Any]]) -> bytes:
@@ -354,9 +369,9 @@ def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
     if kind == RESULT_TEXT and value.__class__ is str:
         handle.respond_text(value)
     elif kind == RESULT_WRAPPED and not _has_content(value):
-        handle.respond_wrapped(_dumps(value), value if value.__class__ is str else None)
+        handle.respond_wrapped(json_bytes(value), value if value.__class__ is str else None)
     elif kind == RESULT_OBJECT:
-        handle.respond_structured(_dumps(value))
+        handle.respond_structured(json_bytes(value))
     elif isinstance(value, str):
         handle.respond_text(value)
     elif value is None:
@@ -367,10 +382,10 @@ def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
         items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
         handle.respond_content(_content_json(handle, [_block(i) for i in items]))
     elif isinstance(value, dict) or dataclasses.is_dataclass(value) or isinstance(value, msgspec.Struct):
-        handle.respond_structured(_dumps(value))
+        handle.respond_structured(json_bytes(value))
     else:
         pyd = sys.modules.get("pydantic")
         if pyd is not None and isinstance(value, pyd.BaseModel):
-            handle.respond_structured(_dumps(value))
+            handle.respond_structured(json_bytes(value))
         else:
-            handle.respond_text(_dumps(value).decode())
+            handle.respond_text(json_bytes(value).decode())

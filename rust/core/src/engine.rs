@@ -159,8 +159,7 @@ impl Engine {
 
     /// Handles one framed input (a line) on `session`, replying through the session's own outbound.
     pub fn handle(&self, session: &Arc<Session>, input: &[u8]) -> bool {
-        let out = session.out.clone();
-        self.handle_reply(session, input, &out)
+        self.handle_reply(session, input, &session.out)
     }
 
     /// Handles one input (a line or a request body) on `session`; replies and request-scoped messages go to
