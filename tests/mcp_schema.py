@@ -1,7 +1,8 @@
 """Validation of server messages against the official MCP JSON Schema of a protocol version.
 
-The schemas are read from the specification data beside the repository (`../shared/spec/schema/<version>/`),
-or from `$FERROMCP_SPEC_DIR/schema/<version>/`.
+The schemas are part of the repository's test data (`tests/spec/schema/<version>/schema.json`, copied from the
+official specification; see `tests/spec/README.md`). `$FERROMCP_SPEC_DIR` may point at another directory of the
+same layout to test against it instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 import jsonschema
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # Result type of each request method's response.
 RESULT_TYPES = {
@@ -56,22 +56,23 @@ NOTIFICATION_TYPES = {
 }
 
 
+# Every released protocol version; tests/test_spec_data.py checks that each schema is here.
+VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
+VENDORED = Path(__file__).resolve().parent / "spec"
+
+
 def spec_dir() -> Path:
     env = os.environ.get("FERROMCP_SPEC_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(ROOT.parent / "shared" / "spec")
-    for c in candidates:
-        if (c / "schema").is_dir():
-            return c
-    raise RuntimeError(
-        "The official MCP schemas were not found: set FERROMCP_SPEC_DIR to a directory holding "
-        "schema/<version>/schema.json (tried: " + ", ".join(map(str, candidates)) + ")"
-    )
+    return Path(env) if env else VENDORED
+
+
+def schema_path(version: str) -> Path:
+    return spec_dir() / "schema" / version / "schema.json"
 
 
 @functools.cache
 def _root(version: str) -> dict[str, Any]:
-    return json.loads((spec_dir() / "schema" / version / "schema.json").read_text())
+    return json.loads(schema_path(version).read_text())
 
 
 @functools.cache
