@@ -15,7 +15,6 @@ from typing import Any
 
 import jsonschema
 
-
 # Result type of each request method's response.
 RESULT_TYPES = {
     "initialize": "InitializeResult",

@@ -2,10 +2,25 @@
 
 from typing import Any, final
 
-__all__ = ["LEGACY_PROTOCOL_VERSIONS", "CallHandle", "Engine", "HttpServer", "StdioServer", "__version__"]
+__all__ = [
+    "LEGACY_PROTOCOL_VERSIONS",
+    "CallHandle",
+    "Engine",
+    "HttpServer",
+    "StdioServer",
+    "__version__",
+    "flush_logs",
+    "set_log_level",
+]
 
 __version__: str
 LEGACY_PROTOCOL_VERSIONS: list[str]
+
+def set_log_level(level: int) -> None:
+    """Sets the level (Python's numbering) below which core log events are not forwarded."""
+
+def flush_logs() -> None:
+    """Delivers queued core log events to `logging` and stops forwarding (run at exit)."""
 
 @final
 class Engine:

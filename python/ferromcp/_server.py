@@ -15,6 +15,7 @@ import orjson
 
 from ._content import Annotations
 from ._core import Engine, HttpServer, StdioServer
+from ._logging import sync_core_level
 from ._runtime import Dispatcher
 from ._surface import PromptSpec, ResourceSpec, build_completion, build_prompt, build_resource
 from ._tools import Handler, ToolSpec, build_tool
@@ -439,6 +440,7 @@ class Server:
 
     async def serve_stdio(self, input_fd: int, output_fd: int) -> None:
         """Serves MCP over two file descriptors (duplicated; the caller keeps and closes its own)."""
+        sync_core_level()
         transport = StdioServer(self._engine, input_fd, output_fd, self.max_message_size)
         dispatcher = Dispatcher(self, transport)
         dispatcher.start()
@@ -466,6 +468,7 @@ class Server:
         renamed = {"max_request_body_size": "max_body_bytes", "retry_interval": "retry_ms"}
         kwargs = {renamed.get(k, k): v for k, v in options.items()}
         kwargs.setdefault("io_threads", min(4, os.cpu_count() or 1))
+        sync_core_level()
         transport = HttpServer(self._engine, host=host, port=port, path=path, **kwargs)
         dispatcher = Dispatcher(self, transport)
         dispatcher.start()
@@ -497,9 +500,17 @@ async def _drain(transport: HttpServer, dispatcher: Dispatcher, timeout: float) 
     transport.begin_shutdown()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    running = transport.in_flight()
+    if running:
+        _logger.info("draining: waiting up to %.1f s for %d running calls", timeout, running)
     # Polled: part of the state lives in the Rust core (calls queued but not yet drained).
     while (transport.in_flight() or dispatcher.busy) and loop.time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
+    left = transport.in_flight()
+    if left:
+        _logger.warning("shutdown timeout (%.1f s): %d calls still running are abandoned", timeout, left)
+    elif running:
+        _logger.info("drained: every running call was answered")
     dispatcher.stop()
     await asyncio.to_thread(transport.close, 1.0)
 

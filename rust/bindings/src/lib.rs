@@ -6,6 +6,7 @@
 //! - [`convert`]: JSON values to Python objects.
 //! - [`stdio`]: the stdio transport object.
 //! - [`http`]: the Streamable HTTP transport object.
+//! - [`logging`]: the core's `tracing` events, forwarded to Python's `logging`.
 
 use pyo3::prelude::*;
 
@@ -13,16 +14,20 @@ mod call;
 mod convert;
 mod engine;
 mod http;
+mod logging;
 mod queue;
 mod stdio;
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    logging::install();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("LEGACY_PROTOCOL_VERSIONS", ferromcp_core::protocol::LEGACY_VERSIONS.to_vec())?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<call::CallHandle>()?;
     m.add_class::<stdio::StdioServer>()?;
     m.add_class::<http::HttpServer>()?;
+    m.add_function(wrap_pyfunction!(logging::set_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::flush_logs, m)?)?;
     Ok(())
 }

@@ -125,10 +125,18 @@ fn read_loop(engine: &Engine, session: &Arc<Session>, input: StoppableInput, max
                 engine.handle(session, &line);
             }
             Ok(Some(Line::Oversized { seen })) => {
+                tracing::warn!(seen, max, "stdin message over the size limit discarded");
                 let msg = format!("Invalid Request: message of at least {seen} bytes exceeds the limit of {max} bytes");
                 session.out.send(jsonrpc::error_response(None, INVALID_REQUEST, &msg, None), OutKind::Response);
             }
-            Ok(None) | Err(_) => return,
+            Ok(None) => {
+                tracing::debug!("stdin closed");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "reading stdin failed; no more requests are read");
+                return;
+            }
         }
     }
 }
@@ -145,6 +153,7 @@ fn write_loop(rx: Receiver<Vec<u8>>, output: File) {
         }
         if !ok || w.flush().is_err() {
             // The peer closed stdout; keep draining so senders never block, but write nothing more.
+            tracing::warn!("stdout closed by the client; later responses are discarded");
             while rx.recv().is_ok() {}
             return;
         }

@@ -105,6 +105,7 @@ impl HttpServer {
             .build()?;
         let listener = runtime.block_on(TcpListener::bind((config.host.as_str(), config.port)))?;
         let local_addr = listener.local_addr()?;
+        tracing::info!(%local_addr, path = %config.path, "serving Streamable HTTP");
         let registry = Arc::new(SessionRegistry::new(config.max_sessions));
         let service = Arc::new(Service::new(engine, dispatcher, config.clone(), local_addr, registry));
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -150,6 +151,7 @@ impl HttpServer {
                 let _ = runtime.block_on(async { tokio::time::timeout(grace, accept).await });
             }
             runtime.shutdown_timeout(Duration::from_millis(100));
+            tracing::info!("HTTP server closed");
         }
     }
 }
@@ -160,14 +162,77 @@ impl Drop for HttpServer {
     }
 }
 
+/// How long accepting pauses after a failure that will repeat at once (out of file descriptors or memory):
+/// from the first to the last value, doubling, so the loop neither spins nor stays deaf for long.
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Accept errors that say the process (or system) is out of a resource: retrying at once fails again.
+fn is_resource_exhaustion(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+/// Failed accepts in a row, and the pause before the next try.
+#[derive(Default)]
+struct AcceptBackoff {
+    failures: u64,
+    delay: Option<Duration>,
+}
+
+impl AcceptBackoff {
+    /// Records a failed accept; returns how long to pause before accepting again, if at all.
+    fn failed(&mut self, err: &std::io::Error) -> Option<Duration> {
+        if !is_resource_exhaustion(err) {
+            // A connection reset or aborted before it was accepted: the next one is unaffected.
+            tracing::debug!(error = %err, "accept failed");
+            return None;
+        }
+        self.failures += 1;
+        let delay = match self.delay {
+            None => {
+                tracing::error!(
+                    error = %err,
+                    "cannot accept connections (out of file descriptors or memory); backing off until it recovers"
+                );
+                ACCEPT_BACKOFF_FIRST
+            }
+            Some(d) => (d * 2).min(ACCEPT_BACKOFF_MAX),
+        };
+        self.delay = Some(delay);
+        Some(delay)
+    }
+
+    fn succeeded(&mut self) {
+        if self.delay.take().is_some() {
+            tracing::warn!(failed_accepts = self.failures, "accepting connections again");
+        }
+        self.failures = 0;
+    }
+}
+
 async fn accept_loop(listener: TcpListener, service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder.keep_alive(true);
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _)) => {
+                        backoff.succeeded();
+                        stream
+                    }
+                    Err(err) => {
+                        if let Some(pause) = backoff.failed(&err) {
+                            tokio::select! {
+                                _ = tokio::time::sleep(pause) => {}
+                                _ = shutdown.changed() => break,
+                            }
+                        }
+                        continue;
+                    }
+                };
                 // NOTE: without TCP_NODELAY a small SSE event can wait ~40 ms for a delayed ACK (Nagle).
                 let _ = stream.set_nodelay(true);
                 let svc = service.clone();
@@ -180,13 +245,16 @@ async fn accept_loop(listener: TcpListener, service: Arc<Service>, mut shutdown:
                 );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    if let Err(err) = conn.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
                 });
             }
             _ = shutdown.changed() => break,
         }
     }
     drop(listener);
+    tracing::info!("stopped accepting connections");
     // Connections finish their current exchange; streams have been ended by the caller.
     graceful.shutdown().await;
 }
@@ -201,5 +269,37 @@ async fn expire_loop(service: Arc<Service>, ttl: Duration, mut shutdown: watch::
             }
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os_error(code: i32) -> std::io::Error {
+        std::io::Error::from_raw_os_error(code)
+    }
+
+    #[test]
+    fn fd_exhaustion_backs_off_doubling_up_to_the_cap_and_resets() {
+        let mut b = AcceptBackoff::default();
+        assert_eq!(b.failed(&os_error(libc::EMFILE)), Some(ACCEPT_BACKOFF_FIRST));
+        assert_eq!(b.failed(&os_error(libc::ENFILE)), Some(ACCEPT_BACKOFF_FIRST * 2));
+        let mut last = Duration::ZERO;
+        for _ in 0..20 {
+            last = b.failed(&os_error(libc::EMFILE)).unwrap_or_default();
+        }
+        assert_eq!(last, ACCEPT_BACKOFF_MAX);
+        b.succeeded();
+        assert_eq!(b.failures, 0);
+        assert_eq!(b.failed(&os_error(libc::EMFILE)), Some(ACCEPT_BACKOFF_FIRST));
+    }
+
+    #[test]
+    fn a_connection_that_died_before_accept_does_not_pause() {
+        let mut b = AcceptBackoff::default();
+        assert_eq!(b.failed(&os_error(libc::ECONNABORTED)), None);
+        assert_eq!(b.failed(&std::io::Error::other("reset")), None);
+        assert_eq!(b.failures, 0);
     }
 }

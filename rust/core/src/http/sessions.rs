@@ -88,7 +88,18 @@ impl HttpSession {
             let oldest_finished = streams.iter().find(|(_, s)| s.is_finished()).map(|(k, _)| *k);
             match oldest_finished {
                 Some(k) => streams.remove(&k),
-                None => streams.pop_first().map(|(_, s)| s),
+                None => {
+                    let evicted = streams.pop_first().map(|(_, s)| s);
+                    if let Some(s) = &evicted {
+                        tracing::warn!(
+                            session = %self.id,
+                            stream = s.id,
+                            max_streams = self.limits.max_streams,
+                            "too many open SSE streams in one session; the oldest unfinished one was evicted"
+                        );
+                    }
+                    evicted
+                }
             };
         }
         stream
@@ -200,6 +211,7 @@ impl SessionRegistry {
             .map(|s| s.id.clone())
             .collect();
         for id in &expired {
+            tracing::info!(session = %id, idle_ms = ttl_ms, "idle session expired");
             self.remove(id);
         }
         expired.len()
@@ -209,6 +221,9 @@ impl SessionRegistry {
     pub fn terminate_all(&self) {
         let all: Vec<Arc<HttpSession>> =
             self.sessions.write().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, s)| s).collect();
+        if !all.is_empty() {
+            tracing::info!(sessions = all.len(), "ending every session (shutdown)");
+        }
         for s in all {
             s.terminate();
         }

@@ -76,6 +76,7 @@ impl SseStream {
                 inner.delivered = seq;
             } else {
                 // Full or closed: let this connection go; the client can resume from the replay buffer.
+                tracing::debug!(stream = self.id, seq, "SSE connection too slow or gone; detached (resumable)");
                 inner.live = None;
             }
         }
