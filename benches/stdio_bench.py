@@ -14,9 +14,7 @@ import argparse
 import array
 import contextlib
 import dataclasses
-import importlib.metadata
 import json
-import math
 import os
 import platform
 import subprocess
@@ -30,8 +28,15 @@ from typing import IO, Any
 
 import orjson
 
+# Run as a script, this file's folder is on sys.path, not the repository root that loadtests.kit is found from.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from loadtests.kit.procs import peak_rss_kib, process_cpu_seconds
+from loadtests.kit.protocol import INITIALIZED, compact_json, initialize_request
+from loadtests.kit.report import markdown_table, package_version
+from loadtests.kit.stats import percentile
+
 SERVERS_DIR = Path(__file__).resolve().parent / "servers"
-PROTOCOL_VERSION = "2025-11-25"
 CONCURRENCIES = (1, 32)
 READ_SIZE = 1 << 16
 # How often (in responses) the content is checked in full; every response is checked for being a result.
@@ -106,34 +111,6 @@ class CellResult:
     client_cpu_pct: float
 
 
-def _percentile(sorted_values: Sequence[int], pct: float) -> int:
-    # Nearest rank: a value that was actually observed, never an interpolation between two.
-    rank = max(1, math.ceil(len(sorted_values) * pct / 100))
-    return sorted_values[rank - 1]
-
-
-def _proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU of every thread of `pid` (ferromcp's Rust I/O threads included); None without /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces; the fields after its closing parenthesis do not.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_rss_kib(pid: int) -> int | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return None
-
-
 class ServerProcess:
     """One server subprocess and a pipelined JSON-RPC client over its stdin/stdout."""
 
@@ -197,24 +174,14 @@ class ServerProcess:
     def handshake(self) -> dict[str, Any]:
         self._arm(WATCHDOG_GRACE_S)
         try:
-            init = {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": PROTOCOL_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "bench", "version": "1"},
-                },
-            }
-            self._write(orjson.dumps(init) + b"\n")
+            self._write(orjson.dumps(initialize_request(0, "bench")) + b"\n")
             lines: list[bytes] = []
             while not lines:
                 lines = self._read_lines()
             reply = orjson.loads(lines[0])
             if reply.get("id") != 0 or "result" not in reply:
                 raise RuntimeError(f"{self.spec.label}: unexpected initialize reply {reply!r}")
-            self._write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+            self._write(compact_json(INITIALIZED) + b"\n")
             return reply["result"]
         finally:
             self._disarm()
@@ -240,7 +207,7 @@ class ServerProcess:
 
         self._arm(2 * duration_s + WATCHDOG_GRACE_S)
         try:
-            server_cpu0 = _proc_cpu_s(self.pid)
+            server_cpu0 = process_cpu_seconds(self.pid)
             client_cpu0 = time.process_time()
             start = clock()
             deadline = start + int(duration_s * 1e9)
@@ -281,7 +248,7 @@ class ServerProcess:
                         checked = True
             end = clock()
             client_cpu1 = time.process_time()
-            server_cpu1 = _proc_cpu_s(self.pid)
+            server_cpu1 = process_cpu_seconds(self.pid)
         finally:
             self._disarm()
         self._next_id = next_id
@@ -289,7 +256,7 @@ class ServerProcess:
         return Phase(len(latencies), end - start, latencies, server_cpu, client_cpu1 - client_cpu0)
 
     def peak_rss_kib(self) -> int | None:
-        return _peak_rss_kib(self.pid)
+        return peak_rss_kib(self.pid)
 
     def close(self) -> None:
         """Closes the server's stdin (its cue to exit) and waits; kills it if it does not exit in time."""
@@ -319,8 +286,8 @@ def _summarize(server: str, workload: Workload, concurrency: int, phase: Phase) 
         calls=phase.calls,
         seconds=round(seconds, 4),
         calls_per_s=round(phase.calls / seconds, 1),
-        p50_us=round(_percentile(latencies, 50) / 1e3, 1),
-        p99_us=round(_percentile(latencies, 99) / 1e3, 1),
+        p50_us=round(percentile(latencies, 50) / 1e3, 1),
+        p99_us=round(percentile(latencies, 99) / 1e3, 1),
         mean_us=round(sum(latencies) / len(latencies) / 1e3, 1),
         server_cpu_pct=None if phase.server_cpu_s is None else round(100 * phase.server_cpu_s / seconds, 1),
         client_cpu_pct=round(100 * phase.client_cpu_s / seconds, 1),
@@ -360,43 +327,42 @@ def _fmt(cell: CellResult | None, field: str, spec: str) -> str:
 
 def render(results: list[CellResult], peaks: dict[str, int | None]) -> str:
     by_key = {(r.server, r.tool, r.concurrency): r for r in results}
-    out = [
-        "| workload | in flight | ferromcp calls/s | SDK calls/s | ratio "
-        "| ferromcp p50 µs | ferromcp p99 µs | SDK p50 µs | SDK p99 µs |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    rows = []
     for workload in WORKLOADS:
         for concurrency in CONCURRENCIES:
             ferro = by_key.get(("ferromcp", workload.tool, concurrency))
             sdk = by_key.get(("sdk", workload.tool, concurrency))
             ratio = f"{ferro.calls_per_s / sdk.calls_per_s:.1f}x" if ferro and sdk else "n/a"
-            out.append(
-                f"| {workload.label} | {concurrency} "
-                f"| {_fmt(ferro, 'calls_per_s', ',.0f')} | {_fmt(sdk, 'calls_per_s', ',.0f')} | {ratio} "
-                f"| {_fmt(ferro, 'p50_us', ',.1f')} | {_fmt(ferro, 'p99_us', ',.1f')} "
-                f"| {_fmt(sdk, 'p50_us', ',.1f')} | {_fmt(sdk, 'p99_us', ',.1f')} |"
+            rows.append(
+                [
+                    workload.label,
+                    str(concurrency),
+                    _fmt(ferro, "calls_per_s", ",.0f"),
+                    _fmt(sdk, "calls_per_s", ",.0f"),
+                    ratio,
+                    _fmt(ferro, "p50_us", ",.1f"),
+                    _fmt(ferro, "p99_us", ",.1f"),
+                    _fmt(sdk, "p50_us", ",.1f"),
+                    _fmt(sdk, "p99_us", ",.1f"),
+                ]
             )
-    out += ["", "| server | peak RSS (VmHWM) MiB |", "|---|---:|"]
+    header = ["workload", "in flight", "ferromcp calls/s", "SDK calls/s", "ratio"]
+    header += ["ferromcp p50 µs", "ferromcp p99 µs", "SDK p50 µs", "SDK p99 µs"]
+    out = markdown_table(header, rows)
+    peak_rows = []
     for spec in SERVERS:
         peak = peaks.get(spec.key)
-        out.append(f"| {spec.label} | {'n/a' if peak is None else f'{peak / 1024:.1f}'} |")
+        peak_rows.append([spec.label, "n/a" if peak is None else f"{peak / 1024:.1f}"])
+    out += ["", *markdown_table(["server", "peak RSS (VmHWM) MiB"], peak_rows)]
     # Whether the server or this client was the bottleneck: 100% is one core, and this machine's cores are shared.
-    out += ["", "| server | workload | in flight | server CPU | client CPU |", "|---|---|---:|---:|---:|"]
     labels = {s.key: s.label for s in SERVERS}
+    cpu_rows = []
     for r in results:
         label = next(w.label for w in WORKLOADS if w.tool == r.tool)
-        out.append(
-            f"| {labels[r.server]} | {label} | {r.concurrency} "
-            f"| {_fmt(r, 'server_cpu_pct', '.0f')}% | {_fmt(r, 'client_cpu_pct', '.0f')}% |"
-        )
+        cpu = [f"{_fmt(r, 'server_cpu_pct', '.0f')}%", f"{_fmt(r, 'client_cpu_pct', '.0f')}%"]
+        cpu_rows.append([labels[r.server], label, str(r.concurrency), *cpu])
+    out += ["", *markdown_table(["server", "workload", "in flight", "server CPU", "client CPU"], cpu_rows, left=2)]
     return "\n".join(out)
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -437,8 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
                 "cpus": os.cpu_count(),
-                "ferromcp": _version("ferromcp"),
-                "mcp": _version("mcp"),
+                "ferromcp": package_version("ferromcp"),
+                "mcp": package_version("mcp"),
             },
             "servers": infos,
             "results": [dataclasses.asdict(r) for r in results],

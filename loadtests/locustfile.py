@@ -17,29 +17,25 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, constant, task
 from locust.contrib.fasthttp import ResponseContextManager
 
-PROTOCOL_VERSION = "2025-11-25"
-MCP_PATH = os.environ.get("MCP_PATH", "/mcp")
-BASE_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "ferromcp-locust", "version": "1"},
-        },
-    }
-)
-INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
-ECHO_TEXT = "hello world"
+# locust puts this file's folder on sys.path, not the repository root that loadtests.kit is found from.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from loadtests.kit.http_wire import ECHO_TEXT, POST_HEADERS
+from loadtests.kit.http_wire import MCP_PATH as DEFAULT_MCP_PATH
+from loadtests.kit.protocol import INITIALIZED as INITIALIZED_MESSAGE
+from loadtests.kit.protocol import PROTOCOL_VERSION, initialize_request
+
+MCP_PATH = os.environ.get("MCP_PATH", DEFAULT_MCP_PATH)
+INITIALIZE = json.dumps(initialize_request(0, "ferromcp-locust"))
+INITIALIZED = json.dumps(INITIALIZED_MESSAGE)
 
 
 class McpFailure(Exception):
@@ -82,7 +78,7 @@ class McpUser(FastHttpUser):
         self._ids = itertools.count(1)
 
     def _headers(self, session_id: str) -> dict[str, str]:
-        return {**BASE_HEADERS, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": PROTOCOL_VERSION}
+        return {**POST_HEADERS, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": PROTOCOL_VERSION}
 
     def _result(self, response: ResponseContextManager, what: str) -> dict[str, Any] | None:
         """The JSON-RPC result, or None after marking the request failed (wrong status, error or no result)."""
@@ -103,7 +99,7 @@ class McpUser(FastHttpUser):
 
     def open_session(self) -> str | None:
         with self.client.post(
-            MCP_PATH, data=INITIALIZE, headers=BASE_HEADERS, name="initialize", catch_response=True
+            MCP_PATH, data=INITIALIZE, headers=POST_HEADERS, name="initialize", catch_response=True
         ) as response:
             if self._result(response, "initialize") is None:
                 return None
