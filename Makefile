@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PY_SOURCES := python tests benches examples loadtests
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install dev build test test-rust test-python lint format conformance bench bench-smoke bench-micro wrk loadtest clean
+.PHONY: help demo install dev build check test test-rust test-python test-wheel wheel lint format conformance bench bench-smoke bench-micro wrk loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,8 +17,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
 
-install: $(PY) ## install ferromcp (release build) into .venv
-	$(PY) -m pip install --quiet .
+install: $(PY) ## install ferromcp (release build from source, about 3 min) into .venv
+	@echo "Building ferromcp from source: Rust, release build with LTO, about 3 minutes on 2 cores (log: $(VENV)/install.log)"
+	@$(PY) -m pip install --verbose . 2>&1 | tee $(VENV)/install.log \
+		| grep --line-buffered -E '^ *(Compiling|Finished) |Successfully installed' \
+		|| { tail -40 $(VENV)/install.log; exit 1; }
 
 demo: install ## install ferromcp and talk to the example server with the official MCP client
 	$(PY) -m pip install --quiet "mcp==2.3.*"
@@ -24,18 +29,37 @@ demo: install ## install ferromcp and talk to the example server with the offici
 
 dev: $(PY) ## install the dev tooling and build the extension in place (release)
 	$(PY) -m pip install --quiet --group dev
-	$(PY) -m maturin develop --release --quiet
+	$(PY) -m maturin develop --release
 
 build: $(PY) ## rebuild the extension in place after a Rust change
 	$(PY) -m maturin develop --release --quiet
 
-test: dev lint bench-smoke conformance test-rust test-python ## install the dev tooling and run every check and test
+check: $(PY) ## the fast inner loop: a quick (non-LTO) build, then the Rust and Python tests; no lint, conformance, wheel or benchmarks
+	$(PY) -m pip install --quiet --group dev
+	$(PY) -m maturin develop --profile quick --quiet
+	cargo test --workspace --quiet
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+test: dev lint bench-smoke conformance test-wheel test-rust test-python ## install the dev tooling and run every check and test
 
 test-rust: ## Rust unit tests (no Python needed)
 	cargo test --workspace --quiet
 
 test-python: ## the Python test suite (interop through the official MCP client); benchmarks run once, untimed
 	$(PY) -m pytest tests benches/test_dispatch_bench.py
+
+wheel: $(PY) ## build the release wheel (abi3 for CPython >= 3.10, manylinux2014, stripped) and the sdist into dist/
+	$(PY) -m pip install --quiet --group release
+	rm -rf dist
+	$(PY) -m maturin build --release --zig --compatibility manylinux2014 --strip --out dist
+	$(PY) -m maturin sdist --out dist
+	$(VENV)/bin/auditwheel show dist/*.whl | tee target/auditwheel.txt
+	@tr '\n' ' ' < target/auditwheel.txt | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"' \
+		|| { echo "the wheel is not manylinux2014 (glibc 2.17) compatible" >&2; exit 1; }
+	@ls -l dist
+
+test-wheel: wheel ## install the wheel into a fresh venv with no Rust on PATH and serve the quickstart to the official client
+	bash scripts/test-wheel.sh dist/*.whl
 
 lint: ## rustfmt, clippy, ruff, pyright
 	cargo fmt --all -- --check
@@ -70,4 +94,4 @@ bench-micro: ## pytest-benchmark micro benchmarks of the dispatch path
 	$(PY) -m pytest benches/test_dispatch_bench.py --benchmark-enable -p no:cacheprovider
 
 clean: ## remove build outputs and the virtualenv
-	rm -rf target $(VENV) python/ferromcp/*.so .pytest_cache .ruff_cache conformance/node_modules
+	rm -rf target dist $(VENV) python/ferromcp/*.so .pytest_cache .ruff_cache conformance/node_modules
