@@ -53,8 +53,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def initialize(url: str) -> int:
-    return httpx2.post(url, json=INITIALIZE, headers=HEADERS, timeout=5).status_code
+def wait_until_serving(url: str, timeout: float, failure: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx2.TransportError):
+            if httpx2.post(url, json=INITIALIZE, headers=HEADERS, timeout=5).status_code == 200:
+                return
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
 
 
 def test_accept_backs_off_when_out_of_fds_and_recovers() -> None:
@@ -63,13 +69,7 @@ def test_accept_backs_off_when_out_of_fds_and_recovers() -> None:
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stderr=subprocess.PIPE, preexec_fn=limit_fds)
     clients: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(httpx2.TransportError):
-                if initialize(url) == 200:
-                    break
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
+        wait_until_serving(url, 20, "server did not start")
 
         # More connections than the server has descriptors: the kernel completes them, accept() gets EMFILE.
         for _ in range(FD_LIMIT * 2):
@@ -84,13 +84,7 @@ def test_accept_backs_off_when_out_of_fds_and_recovers() -> None:
         for c in clients:
             c.close()
         clients.clear()
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(httpx2.TransportError):
-                if initialize(url) == 200:
-                    break
-            assert time.monotonic() < deadline, "server did not recover once descriptors were free"
-            time.sleep(0.1)
+        wait_until_serving(url, 10, "server did not recover once descriptors were free")
     finally:
         for c in clients:
             c.close()
