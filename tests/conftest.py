@@ -15,7 +15,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from tests import mcp_schema
+from tests.support.schema import check_transcript
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -39,7 +39,7 @@ class Transcript:
 
     def server_messages(self, version: str | None = None) -> list[Any]:
         """Every message the server wrote, each validated against the official schema."""
-        return mcp_schema.check_transcript(self.lines(), version)
+        return check_transcript(self.lines(), version)
 
 
 @contextlib.asynccontextmanager

@@ -27,9 +27,9 @@ import httpx2
 import pytest
 from ferromcp import Context, Server
 
-from tests import mcp_schema
 from tests.conftest import HttpServerProcess
 from tests.servers.everything import server as everything
+from tests.support.schema import check_server_message
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 POST_HEADERS = {"Accept": ACCEPT_BOTH, "Content-Type": "application/json"}
@@ -296,7 +296,7 @@ class Wire:
 
     def check(self) -> None:
         for version, msg in self.received:
-            mcp_schema.check_server_message(version, msg, self.methods)
+            check_server_message(version, msg, self.methods)
 
 
 def assert_accepted(resp: httpx2.Response) -> None:
@@ -1218,4 +1218,4 @@ def test_malformed_initialize_says_what_is_wrong(http_server: HttpServerProcess)
     body = reply.json()
     assert body["id"] == 9 and body["error"]["code"] == -32600
     assert "params must be an object" in body["error"]["message"]
-    mcp_schema.check_server_message("2025-11-25", body, {9: "initialize"})
+    check_server_message("2025-11-25", body, {9: "initialize"})
