@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RawServer
 from tests.support.schema import check_server_message, check_transcript
+from tests.support.stdio import RawServer
 
 GOOD_CALL = {
     "jsonrpc": "2.0",

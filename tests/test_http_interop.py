@@ -18,7 +18,7 @@ import pytest
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import HttpServerProcess
+from tests.support.procs import HttpServerProcess
 from tests.support.schema import check_server_message, validate
 
 

@@ -27,8 +27,8 @@ import httpx2
 import pytest
 from ferromcp import Context, Server
 
-from tests.conftest import HttpServerProcess
 from tests.servers.everything import server as everything
+from tests.support.procs import HttpServerProcess
 from tests.support.schema import check_server_message
 
 ACCEPT_BOTH = "application/json, text/event-stream"

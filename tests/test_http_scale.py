@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx2
 import pytest
 
-from tests.conftest import HttpServerProcess
+from tests.support.procs import HttpServerProcess
 from tests.test_http_raw import LATEST, POST_HEADERS, Session, Wire, assert_accepted, wire_to
 
 T = TypeVar("T")

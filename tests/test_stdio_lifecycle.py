@@ -15,8 +15,9 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from tests.conftest import ROOT, RawServer
+from tests.support.paths import ROOT
 from tests.support.schema import check_transcript
+from tests.support.stdio import RawServer
 
 LEGACY = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 

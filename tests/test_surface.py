@@ -18,8 +18,9 @@ import pytest
 from mcp import ClientSession, types
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import HttpServerProcess, RawServer, connect
+from tests.support.procs import HttpServerProcess
 from tests.support.schema import check_transcript
+from tests.support.stdio import RawServer, connect
 from tests.test_http_interop import http_session
 
 
