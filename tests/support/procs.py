@@ -1,7 +1,9 @@
-"""Server subprocesses: a script serving Streamable HTTP on a free loopback port."""
+"""Server subprocesses: a script serving Streamable HTTP on a free loopback port, and what /proc says about a
+process (open descriptors, CPU time, resident memory)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -55,3 +57,22 @@ class HttpServerProcess:
         err = self.proc.stderr.read()
         self.proc.stderr.close()
         return err
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
