@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests import mcp_schema
-from tests.conftest import RawServer
+from tests.support.schema import check_server_message, check_transcript
+from tests.support.stdio import RawServer
 
 GOOD_CALL = {
     "jsonrpc": "2.0",
@@ -32,7 +32,7 @@ def check_error(reply: Any, code: int, id: Any = "missing") -> None:
         assert "id" not in reply
     else:
         assert reply["id"] == id
-    mcp_schema.check_server_message("2025-11-25", reply, {})
+    check_server_message("2025-11-25", reply, {})
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_invalid_arguments_are_a_tool_error_naming_the_path(raw: RawServer) -> N
     assert result["isError"] is True
     text = result["content"][0]["text"]
     assert "/address/street" in text and "/person/age" in text, text
-    mcp_schema.check_server_message("2025-11-25", reply, {10: "tools/call"})
+    check_server_message("2025-11-25", reply, {10: "tools/call"})
     still_serving(raw)
 
 
@@ -223,7 +223,7 @@ def test_every_reply_is_schema_valid(raw: RawServer) -> None:
     raw.request(3, "tools/call", {"name": "add", "arguments": {"a": "x"}})
     raw.request(4, "nope")
     raw.close()
-    assert len(mcp_schema.check_transcript(raw.transcript())) == 5
+    assert len(check_transcript(raw.transcript())) == 5
 
 
 def test_capabilities_not_offered_are_method_not_found(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ import pytest
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 
-from tests import mcp_schema
-from tests.conftest import HttpServerProcess
+from tests.support.procs import HttpServerProcess
+from tests.support.schema import check_server_message, validate
 
 
 class _RecordingStream(httpx2.AsyncByteStream):
@@ -91,12 +91,12 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
                 version = msg["result"]["protocolVersion"]
             # Requests the server sent to the client: validate by their own method.
             if isinstance(msg, dict) and "method" in msg and "id" in msg:
-                mcp_schema.validate(version, "JSONRPCRequest", msg)
+                validate(version, "JSONRPCRequest", msg)
                 messages.append(msg)
                 continue
             if isinstance(msg, dict) and "result" in msg and msg.get("id") not in methods:
                 continue  # the client's own answers are recorded as request bodies, not here
-            mcp_schema.check_server_message(version, msg, methods)
+            check_server_message(version, msg, methods)
             messages.append(msg)
         return messages
 

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import socket
-import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx2
 import pytest
 
-from tests.conftest import HttpServerProcess
-from tests.test_http_raw import LATEST, POST_HEADERS, Session, Wire, assert_accepted, wire_to
+from tests.support.procs import HttpServerProcess, cpu_seconds, open_fds, rss_kib
+from tests.support.raw import RawClient, request_bytes
+from tests.support.wire import LATEST, POST_HEADERS, Session, Wire, assert_accepted, wire_to
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -100,25 +97,6 @@ async def test_thousand_concurrent_sessions(http_server: HttpServerProcess) -> N
 # =================================================================================================================
 
 
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 @dataclass
 class Steady:
     """A well-behaved client calling a tool in a loop on its own session and connection."""
@@ -147,43 +125,6 @@ class Steady:
                 except (AssertionError, httpx2.HTTPError) as exc:
                     self.errors.append(repr(exc))
                 await asyncio.sleep(0.01)
-
-
-class RawClient:
-    """One raw HTTP/1.1 connection, to be abandoned without the courtesy of a clean close."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def connect(cls, port: int) -> RawClient:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    def send(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    async def read_head(self) -> bytes:
-        """The status line and headers, plus whatever body bytes arrive with them."""
-        return await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 10)
-
-    def vanish(self, reset: bool) -> None:
-        """Disappear: a TCP reset (SO_LINGER 0), as a killed process or a dropped network would, or a bare FIN."""
-        sock = self.writer.get_extra_info("socket")
-        if reset:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.writer.transport.abort()
-
-
-def request_bytes(port: int, method: str, session: Session, body: Any = None, *, accept: str = "") -> bytes:
-    head = f"{method} /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nMcp-Session-Id: {session.id}\r\n"
-    head += f"MCP-Protocol-Version: {session.version}\r\n"
-    if body is None:
-        return (head + f"Accept: {accept or 'text/event-stream'}\r\n\r\n").encode()
-    data = json.dumps(body).encode()
-    head += f"Accept: {POST_HEADERS['Accept']}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-    return head.encode() + data
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:

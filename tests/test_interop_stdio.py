@@ -11,7 +11,7 @@ import anyio
 import pytest
 from mcp import types
 
-from tests.conftest import connect
+from tests.support.stdio import RawServer, connect
 
 
 def text_of(result: types.CallToolResult) -> str:
@@ -177,8 +177,6 @@ async def test_progress_notifications(tmp_path: Path) -> None:
 
 
 async def test_progress_token_types_are_echoed(tmp_path: Path) -> None:
-    from tests.conftest import RawServer
-
     raw = RawServer()
     try:
         raw.initialize()

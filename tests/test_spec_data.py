@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.mcp_schema import VENDORED, VERSIONS, has_definition, schema_path
+from tests.support.schema import VENDORED, VERSIONS, has_definition, schema_path
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -15,8 +15,9 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from tests import mcp_schema
-from tests.conftest import ROOT, RawServer
+from tests.support.paths import ROOT
+from tests.support.schema import check_transcript
+from tests.support.stdio import RawServer
 
 LEGACY = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 
@@ -47,7 +48,7 @@ def test_each_version_is_echoed_and_every_message_fits_its_schema(version: str) 
             raw.request(i, "tools/call", {"name": name, "arguments": {"a": 1, "b": 2}})
     finally:
         raw.close()
-    messages = mcp_schema.check_transcript(raw.transcript(), version)
+    messages = check_transcript(raw.transcript(), version)
     assert len(messages) == 1 + 3 + 3 + 5 + 7
 
 
@@ -83,7 +84,7 @@ def test_batches_on_2025_03_26(raw: RawServer) -> None:
     raw.send([{"jsonrpc": "2.0", "method": "notifications/initialized"}])
     raw.assert_quiet()  # a batch of notifications gets no reply at all
     raw.close()
-    mcp_schema.check_transcript(raw.transcript(), "2025-03-26")
+    check_transcript(raw.transcript(), "2025-03-26")
 
 
 def test_eof_lets_in_flight_calls_finish_then_exits() -> None:

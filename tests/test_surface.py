@@ -18,8 +18,9 @@ import pytest
 from mcp import ClientSession, types
 from mcp.shared.exceptions import MCPError
 
-from tests import mcp_schema
-from tests.conftest import HttpServerProcess, RawServer, connect
+from tests.support.procs import HttpServerProcess
+from tests.support.schema import check_transcript
+from tests.support.stdio import RawServer, connect
 from tests.test_http_interop import http_session
 
 
@@ -272,7 +273,7 @@ def test_tasks_stdio() -> None:
         _task_rounds(request)
     finally:
         raw.close()
-    mcp_schema.check_transcript(raw.transcript(), "2025-11-25")
+    check_transcript(raw.transcript(), "2025-11-25")
 
 
 def test_tasks_http(http_server: HttpServerProcess) -> None:
@@ -281,7 +282,7 @@ def test_tasks_http(http_server: HttpServerProcess) -> None:
         _task_rounds(client.send)
     finally:
         client.close()
-    mcp_schema.check_transcript(client.sent + client.received, "2025-11-25")
+    check_transcript(client.sent + client.received, "2025-11-25")
 
 
 async def test_output_schema_is_enforced(open_session: Any) -> None:

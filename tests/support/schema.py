@@ -57,7 +57,7 @@ NOTIFICATION_TYPES = {
 
 # Every released protocol version; tests/test_spec_data.py checks that each schema is here.
 VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
-VENDORED = Path(__file__).resolve().parent / "spec"
+VENDORED = Path(__file__).resolve().parent.parent / "spec"
 
 
 def spec_dir() -> Path:
