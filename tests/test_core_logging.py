@@ -22,8 +22,14 @@ INITIALIZE = {
 }
 
 
-def core_records(caplog: pytest.LogCaptureFixture, logger: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == logger]
+async def logged(caplog: pytest.LogCaptureFixture, logger: str, prefix: str) -> logging.LogRecord:
+    """The first record of `logger` starting with `prefix`; the forwarder delivers asynchronously, so wait."""
+    for _ in range(300):
+        for r in caplog.records:
+            if r.name == logger and r.getMessage().startswith(prefix):
+                return r
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no {logger} record {prefix!r}: {[(r.name, r.getMessage()) for r in caplog.records]}")
 
 
 async def test_http_events_are_logged_under_ferromcp(caplog: pytest.LogCaptureFixture) -> None:
@@ -34,17 +40,12 @@ async def test_http_events_are_logged_under_ferromcp(caplog: pytest.LogCaptureFi
             resp = await client.post(url, json=INITIALIZE, headers={"Accept": ACCEPT})
             assert resp.status_code == 200
             session = resp.headers["mcp-session-id"]
-        for _ in range(300):
-            if core_records(caplog, "ferromcp.http.sessions"):
-                break
-            await asyncio.sleep(0.01)
-    expired = core_records(caplog, "ferromcp.http.sessions")
-    assert expired, [(r.name, r.getMessage()) for r in caplog.records]
-    assert expired[0].levelno == logging.INFO
-    assert expired[0].getMessage() == f"idle session expired session={session} idle_ms=200"
-    started = [r.getMessage() for r in core_records(caplog, "ferromcp.http")]
-    assert any(m.startswith("serving Streamable HTTP local_addr=127.0.0.1:") for m in started), started
-    assert "HTTP server closed" in started
+        expired = await logged(caplog, "ferromcp.http.sessions", "idle session expired")
+    assert expired.levelno == logging.INFO
+    assert expired.getMessage() == f"idle session expired session={session} idle_ms=200"
+    started = await logged(caplog, "ferromcp.http", "serving Streamable HTTP")
+    assert started.getMessage().startswith("serving Streamable HTTP local_addr=127.0.0.1:")
+    assert (await logged(caplog, "ferromcp.http", "HTTP server closed")).levelno == logging.INFO
 
 
 async def test_events_below_the_logger_level_are_not_forwarded(caplog: pytest.LogCaptureFixture) -> None:

@@ -2,7 +2,7 @@
 
 - `paths`: where the repository, the tests and the test servers are.
 - `schema`: validation of server messages against the official MCP JSON schemas (`tests/spec/`).
-- `stdio`: servers over stdio, through the official client (recorded by `tests/tee_proxy.py`) or with raw lines.
+- `stdio`: servers over stdio, through the official client (recorded by `tests/support/tee_proxy.py`) or with raw lines.
 - `procs`: server subprocesses serving Streamable HTTP on a free port, and what /proc says about a process.
 - `sse`: the SSE wire format, parsed strictly.
 - `wire`: a raw Streamable HTTP client whose every received message is schema-checked.

@@ -4,6 +4,7 @@ process (open descriptors, CPU time, resident memory)."""
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -24,7 +25,8 @@ def free_port() -> int:
 class HttpServerProcess:
     """A server script serving Streamable HTTP on a free loopback port, in a subprocess."""
 
-    def __init__(self, script: Path = EVERYTHING, *extra: str) -> None:
+    def __init__(self, script: Path = EVERYTHING, *extra: str, fd_limit: int | None = None) -> None:
+        """`fd_limit` caps the server's open file descriptors (RLIMIT_NOFILE)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self.proc = subprocess.Popen(
@@ -32,6 +34,7 @@ class HttpServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=str(ROOT),
+            preexec_fn=None if fd_limit is None else lambda: _limit_fds(fd_limit),
         )
         deadline = time.monotonic() + 20
         while True:
@@ -57,6 +60,10 @@ class HttpServerProcess:
         err = self.proc.stderr.read()
         self.proc.stderr.close()
         return err
+
+
+def _limit_fds(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
 
 def open_fds(pid: int) -> int:

@@ -1,4 +1,4 @@
-"""Servers over stdio: through the official client, every line recorded by tests/tee_proxy.py (`connect`), or
+"""Servers over stdio: through the official client, every line recorded by tests/support/tee_proxy.py (`connect`), or
 spoken to with raw lines (`RawServer`)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def read_transcript(path: Path) -> list[tuple[str, str]]:
 
 
 class Transcript:
-    """The lines exchanged with a server under test, recorded by tests/tee_proxy.py."""
+    """The lines exchanged with a server under test, recorded by tests/support/tee_proxy.py."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -49,7 +49,7 @@ async def connect(
     log = tmp_path / f"transcript-{os.urandom(4).hex()}.jsonl"
     params = StdioServerParameters(
         command=sys.executable,
-        args=[str(TESTS / "tee_proxy.py"), str(log), "--", sys.executable, str(script)],
+        args=[str(TESTS / "support" / "tee_proxy.py"), str(log), "--", sys.executable, str(script)],
         cwd=str(ROOT),
     )
     transcript = Transcript(log)
