@@ -157,22 +157,3 @@ class ResourceLink:
 
 ContentBlock = TextContent | Image | Audio | EmbeddedResource | ResourceLink
 CONTENT_TYPES = (TextContent, Image, Audio, EmbeddedResource, ResourceLink)
-
-
-def downgrade_block(block: dict[str, Any], version: str) -> dict[str, Any]:
-    """Rewrites a content block for a session whose protocol version predates its type.
-
-    `resource_link` (2025-06-18) becomes a text block naming the link; `audio` (2025-03-26) becomes an embedded
-    binary resource, which keeps the data and its MIME type.
-    """
-    kind = block.get("type")
-    if kind == "resource_link" and version < "2025-06-18":
-        label = block.get("title") or block["name"]
-        text = f"Resource link: {label} <{block['uri']}>"
-        if "description" in block:
-            text += f" - {block['description']}"
-        return {"type": "text", "text": text}
-    if kind == "audio" and version < "2025-03-26":
-        resource = {"uri": f"data:{block['mimeType']};base64,", "mimeType": block["mimeType"], "blob": block["data"]}
-        return {"type": "resource", "resource": resource}
-    return block

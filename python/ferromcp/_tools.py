@@ -17,7 +17,7 @@ import msgspec
 import orjson
 
 from . import _schema
-from ._content import CONTENT_TYPES, downgrade_block
+from ._content import CONTENT_TYPES
 from ._context import Context
 
 if typing.TYPE_CHECKING:
@@ -39,7 +39,6 @@ __all__ = [
 
 _logger = logging.getLogger("ferromcp")
 
-LATEST_VERSION = "2025-11-25"
 URL_ELICITATION_REQUIRED = -32042
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 
@@ -347,10 +346,8 @@ def _block(item: Any) -> dict[str, Any]:
     return {"type": "text", "text": json_bytes(item).decode()}
 
 
-def _content_json(handle: CallHandle, blocks: list[dict[str, Any]]) -> bytes:
-    version = handle.protocol_version or LATEST_VERSION
-    if version < "2025-06-18":
-        blocks = [downgrade_block(b, version) for b in blocks]
+def _content_json(blocks: list[dict[str, Any]]) -> bytes:
+    # Blocks an older protocol version predates are rewritten for it in the core.
     return orjson.dumps(blocks)
 
 
@@ -377,10 +374,10 @@ def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
     elif value is None:
         handle.respond_content(b"[]")
     elif isinstance(value, CONTENT_TYPES):
-        handle.respond_content(_content_json(handle, [value.to_json()]))
+        handle.respond_content(_content_json([value.to_json()]))
     elif isinstance(value, (list, tuple)):
         items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
-        handle.respond_content(_content_json(handle, [_block(i) for i in items]))
+        handle.respond_content(_content_json([_block(i) for i in items]))
     elif isinstance(value, dict) or dataclasses.is_dataclass(value) or isinstance(value, msgspec.Struct):
         handle.respond_structured(json_bytes(value))
     else:

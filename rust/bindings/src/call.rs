@@ -1,6 +1,7 @@
 //! `CallHandle`: one tool call in flight. Python answers it exactly once; the JSON-RPC envelope is built here.
 
 use crate::convert::id_to_py;
+use ferromcp_core::content;
 use ferromcp_core::jsonrpc::push_json_string;
 use ferromcp_core::Call;
 use pyo3::exceptions::PyValueError;
@@ -67,7 +68,7 @@ impl CallHandle {
     /// The protocol version of the call's session (e.g. "2025-11-25").
     #[getter]
     fn protocol_version(&self) -> Option<&'static str> {
-        self.call.protocol_version()
+        self.call.protocol_version().map(|v| v.as_str())
     }
 
     /// The client's declared capability (e.g. "sampling") as JSON text, or None if it did not declare it.
@@ -135,6 +136,9 @@ impl CallHandle {
             None => self.require_structured(is_error)?,
             Some(_) => {}
         }
+        // Blocks the session's protocol version predates are rewritten for it (a rare path: older clients only).
+        let shaped = self.call.protocol_version().and_then(|v| content::shape_blocks(content, v));
+        let content = shaped.as_deref().unwrap_or(content);
         let mut out = Vec::with_capacity(48 + content.len() + structured.map_or(0, <[u8]>::len));
         out.extend_from_slice(b"{\"content\":");
         out.extend_from_slice(content);

@@ -22,7 +22,8 @@ mod stdio;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("LEGACY_PROTOCOL_VERSIONS", ferromcp_core::protocol::LEGACY_VERSIONS.to_vec())?;
+    let legacy: Vec<&str> = ferromcp_core::protocol::ProtocolVersion::LEGACY.iter().map(|v| v.as_str()).collect();
+    m.add("LEGACY_PROTOCOL_VERSIONS", legacy)?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<call::CallHandle>()?;
     m.add_class::<stdio::StdioServer>()?;

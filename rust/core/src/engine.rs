@@ -2,7 +2,7 @@
 //! and hands validated tool calls to the dispatcher. Transport-independent.
 
 use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
-use crate::protocol;
+use crate::protocol::{self, Feature, ProtocolVersion};
 use crate::registry::{ListKind, Registry, TaskSupport, Tool};
 use crate::schema::CompiledSchema;
 use crate::session::{Call, OutKind, Outbound, Session};
@@ -181,7 +181,7 @@ impl Engine {
     }
 
     fn handle_batch(&self, session: &Arc<Session>, items: Vec<&RawValue>, reply: &Arc<dyn Outbound>) -> bool {
-        if session.version() != Some(protocol::BATCH_VERSION) {
+        if !session.version().is_some_and(|v| v.supports(Feature::Batches)) {
             let msg = "Invalid Request: JSON-RPC batches are only accepted on 2025-03-26 sessions";
             reply.send(jsonrpc::error_response(None, INVALID_REQUEST, msg, None), OutKind::Response);
             return true;
@@ -283,7 +283,7 @@ impl Engine {
         requested: &str,
         capabilities: Option<Map<String, Value>>,
     ) -> Result<Vec<u8>, String> {
-        let version = protocol::negotiate(requested);
+        let version = ProtocolVersion::negotiate(requested);
         {
             let mut state = session.state();
             if state.version.is_some() {
@@ -293,7 +293,7 @@ impl Engine {
             state.client_capabilities = capabilities.map(|c| c.into_iter().collect()).unwrap_or_default();
         }
         let mut result = json!({
-            "protocolVersion": version,
+            "protocolVersion": version.as_str(),
             "capabilities": self.capabilities(),
             "serverInfo": self.config.server_info,
         });

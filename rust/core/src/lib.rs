@@ -2,7 +2,8 @@
 //!
 //! - [`framing`]: newline-delimited framing with a size limit.
 //! - [`jsonrpc`]: envelope parsing (params kept raw), classification, reply encoding.
-//! - [`protocol`]: versions and their negotiation, logging levels.
+//! - [`protocol`]: protocol versions as a type (era, feature predicates), negotiation, logging levels.
+//! - [`content`]: content blocks shaped for the protocol version in use.
 //! - [`schema`]: JSON Schema compiled once, validated many times.
 //! - [`registry`]: tools, their validators and pre-serialized list pages.
 //! - [`session`]: sessions, in-flight calls, the `Outbound` and `Dispatcher` seams.
@@ -10,6 +11,7 @@
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 
+pub mod content;
 pub mod engine;
 pub mod framing;
 pub mod http;

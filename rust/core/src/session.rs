@@ -1,7 +1,7 @@
 //! A session (one stdio process, later one HTTP session), the calls in flight on it, and where replies go.
 
 use crate::jsonrpc::{self, RequestId};
-use crate::protocol;
+use crate::protocol::{self, ProtocolVersion};
 use crate::schema::CompiledSchema;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -54,7 +54,7 @@ pub trait Dispatcher: Send + Sync {
 }
 
 pub(crate) struct SessionState {
-    pub version: Option<&'static str>,
+    pub version: Option<ProtocolVersion>,
     pub inflight: HashMap<RequestId, Arc<Call>>,
     /// Server→client requests awaiting the client's answer: our request id → the embedder's key.
     pub pending: HashMap<RequestId, u64>,
@@ -98,7 +98,7 @@ impl Session {
     }
 
     /// The negotiated protocol version, once `initialize` has been answered.
-    pub fn version(&self) -> Option<&'static str> {
+    pub fn version(&self) -> Option<ProtocolVersion> {
         self.state().version
     }
 
@@ -199,7 +199,7 @@ impl Call {
     }
 
     /// The protocol version negotiated on the call's session.
-    pub fn protocol_version(&self) -> Option<&'static str> {
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
         self.session.version()
     }
 

@@ -8,7 +8,7 @@ use super::sse::parse_event_id;
 use super::HttpConfig;
 use crate::engine::Engine;
 use crate::jsonrpc::{self, Frame, Message, INVALID_REQUEST, PARSE_ERROR};
-use crate::protocol::LEGACY_VERSIONS;
+use crate::protocol::{Feature, ProtocolVersion};
 use crate::session::{Dispatcher, Outbound};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -116,7 +116,7 @@ impl Service {
             return rpc_error(StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, "Server is shutting down");
         }
         if let Some(version) = header(req.headers(), VERSION_HEADER) {
-            if !LEGACY_VERSIONS.contains(&version) {
+            if !ProtocolVersion::parse(version).is_some_and(ProtocolVersion::is_legacy) {
                 let msg = format!("Bad Request: unsupported MCP-Protocol-Version {version:?}");
                 return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &msg);
             }
@@ -340,7 +340,7 @@ impl Service {
             return sse_response(SseBody::new(rx, self.config.keepalive, Vec::new()));
         }
         let Some(guard) = GetGuard::claim(&session) else { return conflict() };
-        if session.core.version().is_some_and(|v| v >= "2025-11-25") {
+        if session.core.version().is_some_and(|v| v.supports(Feature::StreamPolling)) {
             session.standalone.prime(self.config.retry_ms);
         }
         let rx = session.standalone.attach(None, true, capacity);

@@ -4,6 +4,7 @@
 
 use super::sessions::HttpSession;
 use super::sse::SseStream;
+use crate::protocol::Feature;
 use crate::session::{OutKind, Outbound};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -42,7 +43,7 @@ impl RequestSink {
     /// clients reject an event with empty data).
     fn open_stream(&self, tx: oneshot::Sender<Answer>) -> Arc<SseStream> {
         let stream = self.session.new_stream();
-        if self.session.core.version().is_some_and(|v| v >= "2025-11-25") {
+        if self.session.core.version().is_some_and(|v| v.supports(Feature::StreamPolling)) {
             stream.prime(self.retry_ms);
         }
         let _ = tx.send(Answer::Sse(stream.clone()));
@@ -90,7 +91,7 @@ impl Outbound for RequestSink {
     fn close_stream(&self) -> bool {
         // Closing a stream is only safe once the client has an event id to resume from: the priming event,
         // which exists from 2025-11-25 on (SEP-1699). Older sessions keep their stream open.
-        if self.json_only || !self.session.core.version().is_some_and(|v| v >= "2025-11-25") {
+        if self.json_only || !self.session.core.version().is_some_and(|v| v.supports(Feature::StreamPolling)) {
             return false;
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
