@@ -20,7 +20,7 @@ ACCEPT_BOTH = "application/json, text/event-stream"
 POST_HEADERS = {"Accept": ACCEPT_BOTH, "Content-Type": "application/json"}
 SSE_HEADERS = {"Accept": "text/event-stream"}
 LATEST = "2025-11-25"
-# Versions ferromcp negotiates (rust/core/src/protocol.rs LEGACY_VERSIONS).
+# Versions ferromcp negotiates (rust/core/src/protocol.rs ProtocolVersion::LEGACY).
 SUPPORTED_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
 # The versions that have Streamable HTTP (2024-11-05 had HTTP+SSE).
 HTTP_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
@@ -182,13 +182,36 @@ def assert_accepted(resp: httpx2.Response) -> None:
     assert resp.content == b""
 
 
+def sent_request_id(resp: httpx2.Response) -> Any:
+    """The id of the one JSON-RPC request a POST carried (None for anything else, or a body too large to read)."""
+    if resp.request.method != "POST" or resp.status_code == 413:
+        return None
+    try:
+        sent = json.loads(resp.request.content)
+    except ValueError:
+        return None
+    if not (isinstance(sent, dict) and "method" in sent):
+        return None
+    request_id = sent.get("id")
+    return request_id if isinstance(request_id, (str, int)) and not isinstance(request_id, bool) else None
+
+
 def assert_rpc_error(wire: Wire, resp: httpx2.Response, status: int, code: int = INVALID_REQUEST) -> dict[str, Any]:
-    """An HTTP-level rejection: `status`, a JSON body holding one JSON-RPC error without id, and no session."""
+    """An HTTP-level rejection: `status`, a JSON body holding one JSON-RPC error, and no session. The error answers
+    the request's id when a POST to the endpoint carried a readable request (clients match errors by it), and has
+    no id otherwise."""
     assert resp.status_code == status, (resp.status_code, resp.text)
     assert resp.headers["content-type"] == "application/json"
     assert "mcp-session-id" not in resp.headers
     (body,) = wire.messages(resp)
-    assert set(body) == {"jsonrpc", "error"} and body["jsonrpc"] == "2.0", body
+    # Only the MCP endpoint reads what is posted to it.
+    at_endpoint = resp.request.url.path == httpx2.URL(wire.url).path
+    expected_id = sent_request_id(resp) if at_endpoint else None
+    if expected_id is None:
+        assert set(body) == {"jsonrpc", "error"}, body
+    else:
+        assert set(body) == {"jsonrpc", "error", "id"} and body["id"] == expected_id, (expected_id, body)
+    assert body["jsonrpc"] == "2.0", body
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
     return body

@@ -7,7 +7,7 @@ use super::sink::{Answer, RequestSink};
 use super::sse::parse_event_id;
 use super::HttpConfig;
 use crate::engine::Engine;
-use crate::jsonrpc::{self, Frame, Message, INVALID_REQUEST, PARSE_ERROR};
+use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_REQUEST, PARSE_ERROR};
 use crate::protocol::{Feature, ProtocolVersion};
 use crate::session::{Dispatcher, Outbound};
 use bytes::Bytes;
@@ -36,13 +36,38 @@ pub struct Service {
 
 type Resp = Response<HttpBody>;
 
-/// A JSON-RPC error (without id) as an HTTP response with `status`.
-fn rpc_error(status: StatusCode, code: i32, message: &str) -> Resp {
-    let body = jsonrpc::error_response(None, code, message, None);
+/// A JSON-RPC error as an HTTP response with `status`, answering the request `id` where there is one to
+/// answer (clients match errors to requests by it); without one (nothing readable was sent, or it was not a
+/// request) `id` is left out, as 2025-11-25 and later allow.
+fn rpc_error_for(id: Option<&RequestId>, status: StatusCode, code: i32, message: &str) -> Resp {
+    let body = jsonrpc::error_response(id, code, message, None);
     let mut resp = Response::new(HttpBody::bytes(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
+}
+
+/// A JSON-RPC error that answers no particular request (GET, DELETE, an unreadable body).
+fn rpc_error(status: StatusCode, code: i32, message: &str) -> Resp {
+    rpc_error_for(None, status, code, message)
+}
+
+/// The id of the request a POST body carries, if it is a single readable request. Only worked out when a POST
+/// is refused, so the accepted path parses its body once.
+fn request_id_of(body: &[u8]) -> Option<RequestId> {
+    match jsonrpc::split(body) {
+        Ok(Frame::Single(raw)) => match jsonrpc::classify(raw) {
+            Ok(Message::Request { id, .. }) => Some(id),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Why a POST body could not be read.
+enum BodyError {
+    TooLarge,
+    Unreadable,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -109,20 +134,33 @@ impl Service {
         if req.uri().path() != self.config.path {
             return rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Not Found");
         }
-        if let Some(resp) = self.check_host_and_origin(req.headers()) {
-            return resp;
+        if *req.method() == Method::POST {
+            // Read first, so that every refusal of a request can name the request it refuses.
+            let (parts, body) = req.into_parts();
+            return match self.read_body(&parts.headers, body).await {
+                Ok(body) => match self.refuse(&parts.headers, true) {
+                    Some((status, message)) => {
+                        rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
+                    }
+                    None => self.post(&parts.headers, body).await,
+                },
+                Err(BodyError::TooLarge) => {
+                    let limit = self.config.max_body_bytes;
+                    rpc_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        INVALID_REQUEST,
+                        &format!("Payload Too Large: the body exceeds {limit} bytes"),
+                    )
+                }
+                Err(BodyError::Unreadable) => {
+                    rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: could not read the body")
+                }
+            };
         }
-        if self.draining.load(Ordering::Acquire) {
-            return rpc_error(StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, "Server is shutting down");
-        }
-        if let Some(version) = header(req.headers(), VERSION_HEADER) {
-            if !ProtocolVersion::parse(version).is_some_and(ProtocolVersion::is_legacy) {
-                let msg = format!("Bad Request: unsupported MCP-Protocol-Version {version:?}");
-                return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &msg);
-            }
+        if let Some((status, message)) = self.refuse(req.headers(), false) {
+            return rpc_error(status, INVALID_REQUEST, &message);
         }
         match *req.method() {
-            Method::POST => self.post(req).await,
             Method::GET => self.get(req),
             Method::DELETE => self.delete(req),
             _ => {
@@ -134,13 +172,49 @@ impl Service {
         }
     }
 
+    /// The rules every request must pass before its method is looked at, and for a POST (`post`) the rules on
+    /// its headers: the refusal's status and message, or None.
+    fn refuse(&self, headers: &HeaderMap, post: bool) -> Option<(StatusCode, String)> {
+        if let Some(refusal) = self.check_host_and_origin(headers) {
+            return Some(refusal);
+        }
+        if self.draining.load(Ordering::Acquire) {
+            return Some((StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down".into()));
+        }
+        if let Some(version) = header(headers, VERSION_HEADER) {
+            if !ProtocolVersion::parse(version).is_some_and(ProtocolVersion::is_legacy) {
+                return Some((
+                    StatusCode::BAD_REQUEST,
+                    format!("Bad Request: unsupported MCP-Protocol-Version {version:?}"),
+                ));
+            }
+        }
+        if !post {
+            return None;
+        }
+        if !(accepts(headers, "application/json") && accepts(headers, "text/event-stream")) {
+            let msg = "Not Acceptable: the client must accept both application/json and text/event-stream";
+            return Some((StatusCode::NOT_ACCEPTABLE, msg.into()));
+        }
+        let json_type = header(headers, CONTENT_TYPE.as_str())
+            .is_some_and(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+        if !json_type {
+            let msg = "Unsupported Media Type: Content-Type must be application/json";
+            return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, msg.into()));
+        }
+        match header(headers, SESSION_HEADER) {
+            Some(_) => self.session_of(headers).err().map(SessionMissing::refusal),
+            None => None,
+        }
+    }
+
     /// DNS-rebinding protection: a browser page on another site must not reach a local server.
-    fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<Resp> {
+    fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
         let host = header(headers, "host").map(str::to_ascii_lowercase);
         if let Some(allowed) = &self.allowed_hosts {
             if !host.as_ref().is_some_and(|h| allowed.contains(h)) {
                 let msg = format!("Forbidden: invalid Host header {:?}", host.unwrap_or_default());
-                return Some(rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, &msg));
+                return Some((StatusCode::FORBIDDEN, msg));
             }
         }
         let origin = header(headers, "origin")?.to_ascii_lowercase();
@@ -149,9 +223,20 @@ impl Service {
             // Unrestricted host: only same-origin browser requests.
             None => host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}")),
         };
-        (!ok).then(|| {
-            rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, &format!("Forbidden: invalid Origin {origin:?}"))
-        })
+        (!ok).then(|| (StatusCode::FORBIDDEN, format!("Forbidden: invalid Origin {origin:?}")))
+    }
+
+    /// A POST body, at most `max_body_bytes` (refused by its Content-Length before reading where it says so).
+    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, BodyError> {
+        let limit = self.config.max_body_bytes;
+        if header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
+            return Err(BodyError::TooLarge);
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+            Err(_) => Err(BodyError::Unreadable),
+        }
     }
 
     /// The session named by the request's header: 400 when absent, 404 when unknown or terminated.
@@ -166,45 +251,15 @@ impl Service {
         }
     }
 
-    async fn post(&self, req: Request<Incoming>) -> Resp {
-        let headers = req.headers();
-        if !(accepts(headers, "application/json") && accepts(headers, "text/event-stream")) {
-            let msg = "Not Acceptable: the client must accept both application/json and text/event-stream";
-            return rpc_error(StatusCode::NOT_ACCEPTABLE, INVALID_REQUEST, msg);
+    /// A POST whose headers passed `refuse`.
+    async fn post(&self, headers: &HeaderMap, body: Bytes) -> Resp {
+        if header(headers, SESSION_HEADER).is_none() {
+            return self.post_new_session(&body).await;
         }
-        let json_type = header(headers, CONTENT_TYPE.as_str())
-            .is_some_and(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
-        if !json_type {
-            let msg = "Unsupported Media Type: Content-Type must be application/json";
-            return rpc_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, INVALID_REQUEST, msg);
-        }
-        let limit = self.config.max_body_bytes;
-        let too_large = || {
-            let msg = format!("Payload Too Large: the body exceeds {limit} bytes");
-            rpc_error(StatusCode::PAYLOAD_TOO_LARGE, INVALID_REQUEST, &msg)
-        };
-        if header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
-            return too_large();
-        }
-        let existing = header(headers, SESSION_HEADER).is_some();
-        let session = if existing {
-            match self.session_of(headers) {
-                Ok(s) => Some(s),
-                Err(missing) => return missing.response(),
-            }
-        } else {
-            None
-        };
-        let body: Bytes = match Limited::new(req.into_body(), limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-            Err(_) => {
-                return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: could not read the body")
-            }
-        };
-        match session {
-            Some(session) => self.post_to_session(session, &body, false).await,
-            None => self.post_new_session(&body).await,
+        match self.session_of(headers) {
+            Ok(session) => self.post_to_session(session, &body, false).await,
+            // Ended between the check and now.
+            Err(missing) => missing.response_to(&body),
         }
     }
 
@@ -221,14 +276,11 @@ impl Service {
             Ok(Frame::Batch(_)) => false,
         };
         if !is_initialize {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                INVALID_REQUEST,
-                "Bad Request: Mcp-Session-Id header is required",
-            );
+            return SessionMissing::NoHeader.response_to(body);
         }
         if !self.registry.has_room() {
-            return rpc_error(StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, "Too many sessions; try again later");
+            let id = request_id_of(body);
+            return rpc_error_for(id.as_ref(), StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, TOO_MANY_SESSIONS);
         }
         let Ok(id) = SessionRegistry::new_id() else {
             return rpc_error(
@@ -247,11 +299,11 @@ impl Service {
         // or calls waiting on that answer would hold the very slots it waits for.
         let permit = match session.in_flight.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
-            Err(TryAcquireError::Closed) => return SessionMissing::Unknown.response(),
+            Err(TryAcquireError::Closed) => return SessionMissing::Unknown.response_to(body),
             Err(TryAcquireError::NoPermits) if !carries_request(body) => None,
             Err(TryAcquireError::NoPermits) => match session.in_flight.clone().acquire_owned().await {
                 Ok(permit) => Some(permit),
-                Err(_) => return SessionMissing::Unknown.response(),
+                Err(_) => return SessionMissing::Unknown.response_to(body),
             },
         };
         let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
@@ -265,15 +317,17 @@ impl Service {
                 // initialize failed: answer it, but there is no session to keep.
                 return match answer.await {
                     Ok(Answer::Json(bytes)) => json_response(bytes, StatusCode::OK),
-                    _ => rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: initialize failed"),
+                    _ => rpc_error_for(
+                        request_id_of(body).as_ref(),
+                        StatusCode::BAD_REQUEST,
+                        INVALID_REQUEST,
+                        "Bad Request: initialize failed",
+                    ),
                 };
             }
             if let Err(CreateError::Full | CreateError::Random) = self.registry.insert(session.clone()) {
-                return rpc_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    INVALID_REQUEST,
-                    "Too many sessions; try again later",
-                );
+                let id = request_id_of(body);
+                return rpc_error_for(id.as_ref(), StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, TOO_MANY_SESSIONS);
             }
             self.engine.register_session(&session.core);
         }
@@ -372,14 +426,27 @@ enum SessionMissing {
     Unknown,
 }
 
+const TOO_MANY_SESSIONS: &str = "Too many sessions; try again later";
+
 impl SessionMissing {
-    fn response(self) -> Resp {
+    fn refusal(self) -> (StatusCode, String) {
         match self {
             SessionMissing::NoHeader => {
-                rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
+                (StatusCode::BAD_REQUEST, "Bad Request: Mcp-Session-Id header is required".into())
             }
-            SessionMissing::Unknown => rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Session not found"),
+            SessionMissing::Unknown => (StatusCode::NOT_FOUND, "Session not found".into()),
         }
+    }
+
+    fn response(self) -> Resp {
+        let (status, message) = self.refusal();
+        rpc_error(status, INVALID_REQUEST, &message)
+    }
+
+    /// The refusal of the request in a POST `body`, naming it.
+    fn response_to(self, body: &[u8]) -> Resp {
+        let (status, message) = self.refusal();
+        rpc_error_for(request_id_of(body).as_ref(), status, INVALID_REQUEST, &message)
     }
 }
 
