@@ -7,12 +7,14 @@
 //! - [`schema`]: JSON Schema compiled once, validated many times.
 //! - [`registry`]: tools, their validators and pre-serialized list pages.
 //! - [`session`]: sessions, in-flight calls, the `Outbound` and `Dispatcher` seams.
-//! - [`engine`]: the protocol engine (built-ins, errors, dispatch).
+//! - [`engine`]: the protocol engine (the method table, one module per method family, dispatch).
+//! - [`error`]: protocol errors as values (`McpError`).
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 
 pub mod content;
 pub mod engine;
+pub mod error;
 pub mod framing;
 pub mod http;
 pub mod jsonrpc;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::registry::Tool;
 use crate::session::Dispatcher;
 use serde_json::json;
 

@@ -1,0 +1,258 @@
+//! The protocol engine: classifies each message, answers every built-in method and every protocol error itself,
+//! and hands validated calls to the dispatcher. Transport-independent.
+//!
+//! - [`table`]: the method table (which function answers which method, and what gates it).
+//! - one module per method family: [`lifecycle`] (initialize, ping), [`tools`], [`resources`], [`prompts`],
+//!   [`completion`], [`logging`]; `tasks/*` are answered by [`crate::tasks`].
+//! - [`batch`]: JSON-RPC batches (2025-03-26 sessions).
+
+use crate::error::McpError;
+use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_REQUEST};
+use crate::protocol::Feature;
+use crate::registry::{ListKind, Registry};
+use crate::schema::CompiledSchema;
+use crate::session::{Call, OutKind, Outbound, Session};
+use batch::BatchReply;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+/// Static facts about the server, fixed at construction.
+pub struct ServerConfig {
+    /// The `Implementation` object sent as `serverInfo` (name, version, title, ...).
+    pub server_info: Value,
+    pub instructions: Option<String>,
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+}
+
+pub struct Engine {
+    config: ServerConfig,
+    registry: RwLock<Arc<Registry>>,
+    /// Live sessions, for notifications that go to every client (list changes, resource updates).
+    sessions: Mutex<Vec<Weak<Session>>>,
+}
+
+#[derive(Deserialize)]
+struct CancelledParams<'a> {
+    #[serde(rename = "requestId", borrow)]
+    request_id: &'a RawValue,
+}
+
+impl Engine {
+    pub fn new(config: ServerConfig) -> Engine {
+        let registry = Registry::new(config.page_size);
+        Engine { config, registry: RwLock::new(Arc::new(registry)), sessions: Mutex::new(Vec::new()) }
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.config.page_size
+    }
+
+    /// The current registry snapshot.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Applies a registry change; when `kind` is given and something changed, clients are told the list changed.
+    pub(crate) fn update_registry<F: FnOnce(&Registry) -> Option<Registry>>(
+        &self,
+        kind: Option<ListKind>,
+        f: F,
+    ) -> bool {
+        let changed = {
+            let mut guard = self.registry.write().unwrap_or_else(|p| p.into_inner());
+            match f(&guard) {
+                Some(next) => {
+                    *guard = Arc::new(next);
+                    true
+                }
+                None => false,
+            }
+        };
+        if let (true, Some(kind)) = (changed, kind) {
+            let method = match kind {
+                ListKind::Tools => "notifications/tools/list_changed",
+                ListKind::Resources => "notifications/resources/list_changed",
+                ListKind::Prompts => "notifications/prompts/list_changed",
+            };
+            self.broadcast(|_| true, &jsonrpc::notification(method, b"{}"));
+        }
+        changed
+    }
+
+    /// Tracks a session for broadcasts (list changes, resource updates). Transports call it once per session.
+    pub fn register_session(&self, session: &Arc<Session>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        // NOTE: pruning ended sessions on every registration made opening n sessions O(n²); in batches it is
+        // amortised O(1), and at most 256 dead entries wait for the next prune (or broadcast).
+        if sessions.len() % 256 == 255 {
+            sessions.retain(|w| w.strong_count() > 0);
+        }
+        sessions.push(Arc::downgrade(session));
+    }
+
+    /// Sends `msg` to every initialized session for which `select` holds.
+    pub(crate) fn broadcast<F: Fn(&Session) -> bool>(&self, select: F, msg: &[u8]) -> usize {
+        let live: Vec<Arc<Session>> = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions.retain(|w| w.strong_count() > 0);
+            sessions.iter().filter_map(Weak::upgrade).collect()
+        };
+        let mut sent = 0;
+        for session in live.iter().filter(|s| s.version().is_some() && select(s)) {
+            session.out.send(msg.to_vec(), OutKind::Notification);
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Handles one framed input (a line) on `session`, replying through the session's own outbound.
+    pub fn handle(&self, session: &Arc<Session>, input: &[u8]) -> bool {
+        self.handle_reply(session, input, &session.out)
+    }
+
+    /// Handles one input (a line or a request body) on `session`; replies and request-scoped messages go to
+    /// `reply`. Returns whether a response was or will be sent through `reply` (false for notifications and
+    /// responses, which need none). Nothing here blocks on the embedder.
+    pub fn handle_reply(&self, session: &Arc<Session>, input: &[u8], reply: &Arc<dyn Outbound>) -> bool {
+        match jsonrpc::split(input) {
+            Err(rejection) => {
+                reply.send(rejection.encode(), OutKind::Response);
+                true
+            }
+            Ok(Frame::Single(raw)) => self.handle_one(session, raw, reply),
+            Ok(Frame::Batch(items)) => self.handle_batch(session, items, reply),
+        }
+    }
+
+    fn handle_batch(&self, session: &Arc<Session>, items: Vec<&RawValue>, reply: &Arc<dyn Outbound>) -> bool {
+        if !session.version().is_some_and(|v| v.supports(Feature::Batches)) {
+            let msg = "Invalid Request: JSON-RPC batches are only accepted on 2025-03-26 sessions";
+            reply.send(jsonrpc::error_response(None, INVALID_REQUEST, msg, None), OutKind::Response);
+            return true;
+        }
+        if items.is_empty() {
+            let msg = "Invalid Request: empty batch";
+            reply.send(jsonrpc::error_response(None, INVALID_REQUEST, msg, None), OutKind::Response);
+            return true;
+        }
+        let batch = Arc::new(BatchReply::new(items.len(), reply.clone()));
+        let collector: Arc<dyn Outbound> = batch.clone();
+        for item in items {
+            if !self.handle_one(session, item, &collector) {
+                collector.abandon();
+            }
+        }
+        batch.expects_response()
+    }
+
+    /// Returns whether a response to this message was (or will be) sent through `reply`.
+    fn handle_one(&self, session: &Arc<Session>, raw: &RawValue, reply: &Arc<dyn Outbound>) -> bool {
+        match jsonrpc::classify(raw) {
+            Err(rejection) => {
+                reply.send(rejection.encode(), OutKind::Response);
+                true
+            }
+            Ok(Message::Request { id, method, params }) => {
+                self.request(session, id, &method, params, reply);
+                true
+            }
+            Ok(Message::Notification { method, params }) => {
+                self.notification(session, &method, params);
+                false
+            }
+            Ok(Message::Response { id, result, error }) => {
+                session.resolve(&id, result, error);
+                false
+            }
+        }
+    }
+
+    fn request(
+        &self,
+        session: &Arc<Session>,
+        id: RequestId,
+        method: &str,
+        params: Option<&RawValue>,
+        reply: &Arc<dyn Outbound>,
+    ) {
+        let entry = table::lookup(method);
+        let outcome = if !entry.is_some_and(|m| m.before_initialize) && session.version().is_none() {
+            Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
+        } else {
+            match entry {
+                None => Err(McpError::method_not_found(format!("Method not found: {method}"))),
+                Some(m) if !m.offered.by(&self.registry()) => {
+                    Err(McpError::method_not_found(format!("Method not found: {method} (no such capability)")))
+                }
+                Some(m) => (m.handler)(self, &table::Req { session, id: &id, method, params, reply }),
+            }
+        };
+        if let Err(error) = outcome {
+            reply.send(error.encode(Some(&id)), OutKind::Response);
+        }
+    }
+
+    /// Hands a validated request to the embedder's handler `handler_id`, tracking it for cancellation.
+    #[allow(clippy::too_many_arguments)] // one call site per kind of request; a struct would only rename them
+    pub(crate) fn dispatch(
+        &self,
+        session: &Arc<Session>,
+        id: RequestId,
+        handler_id: u32,
+        arguments: Value,
+        progress_token: Option<&RawValue>,
+        reply: &Arc<dyn Outbound>,
+        output: Option<Arc<CompiledSchema>>,
+    ) -> Option<Arc<Call>> {
+        let token = progress_token.filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
+        let call =
+            Arc::new(Call::new(id.clone(), handler_id, token, session.clone(), reply.clone()).with_output(output));
+        {
+            let mut state = session.state();
+            if state.inflight.contains_key(&id) {
+                drop(state);
+                let msg = "Invalid Request: a request with this id is already in flight";
+                reply.send(jsonrpc::error_response(Some(&id), INVALID_REQUEST, msg, None), OutKind::Response);
+                return None;
+            }
+            state.inflight.insert(id, call.clone());
+        }
+        session.dispatcher.call(call.clone(), arguments);
+        Some(call)
+    }
+
+    fn notification(&self, session: &Arc<Session>, method: &str, raw: Option<&RawValue>) {
+        if method == "notifications/cancelled" {
+            let Ok(p) = serde_json::from_str::<CancelledParams<'_>>(raw.map_or("{}", RawValue::get)) else {
+                return;
+            };
+            let Some(id) = RequestId::from_raw(p.request_id) else {
+                return;
+            };
+            let call = session.state().inflight.remove(&id);
+            if let Some(call) = call {
+                if call.cancel() {
+                    session.dispatcher.cancel(&call);
+                }
+            }
+        }
+        // notifications/initialized, roots/list_changed, progress and unknown notifications need no action.
+    }
+}
+
+mod batch;
+mod completion;
+mod lifecycle;
+mod logging;
+mod prompts;
+mod resources;
+mod table;
+mod tools;
+
+pub use tools::error_result;
+
+#[cfg(test)]
+mod tests;

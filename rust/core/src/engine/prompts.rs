@@ -1,0 +1,51 @@
+//! `prompts/list` (pre-serialized pages) and `prompts/get` (name and required arguments checked here; the
+//! embedder's handler renders the messages).
+
+use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::Engine;
+use crate::error::McpError;
+use crate::registry::{ListKind, Prompt};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+struct GetPromptParams<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default)]
+    arguments: Option<Map<String, Value>>,
+    #[serde(rename = "_meta", borrow, default)]
+    meta: Option<RequestMeta<'a>>,
+}
+
+pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: ListParams<'_> = req.params()?;
+    answer_page(req, engine.registry().prompts.page(p.cursor.as_deref()))
+}
+
+pub(super) fn get(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: GetPromptParams<'_> = req.params()?;
+    let registry = engine.registry();
+    let prompt =
+        registry.prompts.get(&p.name).ok_or_else(|| McpError::invalid_params(format!("Unknown prompt: {}", p.name)))?;
+    let mut args = p.arguments.unwrap_or_default();
+    if let Some(missing) = prompt.required.iter().find(|r| !args.contains_key(*r)) {
+        let msg = format!("Invalid params: prompt {:?} needs the argument {missing:?}", prompt.name);
+        return Err(McpError::invalid_params(msg));
+    }
+    args.retain(|k, _| prompt.arguments.contains(k));
+    let token = p.meta.and_then(|m| m.progress_token);
+    engine.dispatch(req.session, req.id.clone(), prompt.id, Value::Object(args), token, req.reply, None);
+    Ok(())
+}
+
+impl Engine {
+    pub fn add_prompt(&self, prompt: Prompt) {
+        self.update_registry(Some(ListKind::Prompts), |r| Some(r.with_prompt(prompt)));
+    }
+
+    pub fn remove_prompt(&self, name: &str) -> bool {
+        self.update_registry(Some(ListKind::Prompts), |r| r.without_prompt(name))
+    }
+}

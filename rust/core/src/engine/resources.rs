@@ -1,0 +1,80 @@
+//! Resources and resource templates: `resources/list`, `resources/templates/list` (pre-serialized pages),
+//! `resources/read` (template matching here; the embedder's handler reads), `resources/subscribe` and
+//! `resources/unsubscribe`, and the `notifications/resources/updated` they lead to.
+
+use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::Engine;
+use crate::error::McpError;
+use crate::jsonrpc;
+use crate::registry::{ListKind, Resource, ResourceTemplate};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+struct UriParams<'a> {
+    #[serde(borrow)]
+    uri: Cow<'a, str>,
+    #[serde(rename = "_meta", borrow, default)]
+    meta: Option<RequestMeta<'a>>,
+}
+
+pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: ListParams<'_> = req.params()?;
+    answer_page(req, engine.registry().resources.page(p.cursor.as_deref()))
+}
+
+pub(super) fn templates_list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: ListParams<'_> = req.params()?;
+    answer_page(req, engine.registry().templates.page(p.cursor.as_deref()))
+}
+
+pub(super) fn read(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: UriParams<'_> = req.params()?;
+    let (handler, vars) =
+        engine.registry().resolve_resource(&p.uri).ok_or_else(|| McpError::resource_not_found(&p.uri))?;
+    let mut args: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    args.insert("uri".into(), Value::String(p.uri.clone().into_owned()));
+    let token = p.meta.and_then(|m| m.progress_token);
+    engine.dispatch(req.session, req.id.clone(), handler, Value::Object(args), token, req.reply, None);
+    Ok(())
+}
+
+pub(super) fn subscribe(_: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: UriParams<'_> = req.params()?;
+    req.session.state().subscriptions.insert(p.uri.into_owned());
+    req.answer(b"{}");
+    Ok(())
+}
+
+pub(super) fn unsubscribe(_: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: UriParams<'_> = req.params()?;
+    req.session.state().subscriptions.remove(p.uri.as_ref());
+    req.answer(b"{}");
+    Ok(())
+}
+
+impl Engine {
+    pub fn add_resource(&self, resource: Resource) {
+        self.update_registry(Some(ListKind::Resources), |r| Some(r.with_resource(resource)));
+    }
+
+    pub fn add_template(&self, template: ResourceTemplate) {
+        self.update_registry(Some(ListKind::Resources), |r| Some(r.with_template(template)));
+    }
+
+    /// Removes a resource or template by URI (template text); false if there was none.
+    pub fn remove_resource(&self, uri: &str) -> bool {
+        self.update_registry(Some(ListKind::Resources), |r| r.without_resource(uri))
+    }
+
+    /// Sends `notifications/resources/updated` to the sessions subscribed to `uri`; returns how many.
+    pub fn notify_resource_updated(&self, uri: &str) -> usize {
+        let mut params = Vec::with_capacity(16 + uri.len());
+        params.extend_from_slice(b"{\"uri\":");
+        jsonrpc::push_json_string(&mut params, uri);
+        params.push(b'}');
+        let msg = jsonrpc::notification("notifications/resources/updated", &params);
+        self.broadcast(|s| s.state().subscriptions.contains(uri), &msg)
+    }
+}

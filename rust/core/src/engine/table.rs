@@ -1,0 +1,149 @@
+//! The method table: every request method the engine answers, what gates it, and the function that answers it.
+//! Adding a method is one entry here and one function in its family's module.
+
+use super::{completion, lifecycle, logging, prompts, resources, tools, Engine};
+use crate::error::McpError;
+use crate::jsonrpc::{self, RequestId};
+use crate::registry::Registry;
+use crate::session::{OutKind, Outbound, Session};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// One request being answered: who asked, under which id, with which params, and where the answer goes.
+pub(super) struct Req<'a> {
+    pub session: &'a Arc<Session>,
+    pub id: &'a RequestId,
+    pub method: &'a str,
+    pub params: Option<&'a RawValue>,
+    pub reply: &'a Arc<dyn Outbound>,
+}
+
+impl<'a> Req<'a> {
+    /// Sends `result` (JSON bytes) as the response.
+    pub fn answer(&self, result: &[u8]) {
+        self.reply.send(jsonrpc::result_response(self.id, result), OutKind::Response);
+    }
+
+    /// The params as `T` (absent params read as `{}`); a mismatch is `-32602` naming the method.
+    pub fn params<T: Deserialize<'a>>(&self) -> Result<T, McpError> {
+        serde_json::from_str(self.params.map_or("{}", RawValue::get))
+            .map_err(|e| McpError::invalid_params(format!("Invalid params for {}: {e}", self.method)))
+    }
+}
+
+/// A method's answer is sent through `Req` (at once, or later by the handler it was dispatched to); an error is
+/// sent by the engine.
+pub(super) type Handler = fn(&Engine, &Req<'_>) -> Result<(), McpError>;
+
+/// What must be registered for a method to be offered (otherwise it is `-32601`).
+#[derive(Clone, Copy)]
+pub(super) enum Offered {
+    Always,
+    Resources,
+    Prompts,
+    Completion,
+    TaskTools,
+}
+
+impl Offered {
+    pub fn by(self, registry: &Registry) -> bool {
+        match self {
+            Offered::Always => true,
+            Offered::Resources => !registry.resources.is_empty() || !registry.templates.is_empty(),
+            Offered::Prompts => !registry.prompts.is_empty(),
+            Offered::Completion => registry.completion.is_some(),
+            Offered::TaskTools => registry.has_task_tools(),
+        }
+    }
+}
+
+pub(super) struct Method {
+    pub name: &'static str,
+    /// Answered before `initialize` (only `initialize` and `ping`).
+    pub before_initialize: bool,
+    pub offered: Offered,
+    pub handler: Handler,
+}
+
+const fn method(name: &'static str, offered: Offered, handler: Handler) -> Method {
+    Method { name, before_initialize: false, offered, handler }
+}
+
+pub(super) static METHODS: &[Method] = &[
+    Method { name: "initialize", before_initialize: true, offered: Offered::Always, handler: lifecycle::initialize },
+    Method { name: "ping", before_initialize: true, offered: Offered::Always, handler: lifecycle::ping },
+    method("tools/list", Offered::Always, tools::list),
+    method("tools/call", Offered::Always, tools::call),
+    method("logging/setLevel", Offered::Always, logging::set_level),
+    method("resources/list", Offered::Resources, resources::list),
+    method("resources/templates/list", Offered::Resources, resources::templates_list),
+    method("resources/read", Offered::Resources, resources::read),
+    method("resources/subscribe", Offered::Resources, resources::subscribe),
+    method("resources/unsubscribe", Offered::Resources, resources::unsubscribe),
+    method("prompts/list", Offered::Prompts, prompts::list),
+    method("prompts/get", Offered::Prompts, prompts::get),
+    method("completion/complete", Offered::Completion, completion::complete),
+    method("tasks/get", Offered::TaskTools, tasks),
+    method("tasks/result", Offered::TaskTools, tasks),
+    method("tasks/list", Offered::TaskTools, tasks),
+    method("tasks/cancel", Offered::TaskTools, tasks),
+];
+
+pub(super) fn lookup(name: &str) -> Option<&'static Method> {
+    METHODS.iter().find(|m| m.name == name)
+}
+
+/// `tasks/*`: the task store answers them (`crate::tasks`).
+fn tasks(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let params: Value = req.params()?;
+    crate::tasks::request(req.session, req.id, req.method, &params, req.reply, engine.page_size());
+    Ok(())
+}
+
+/// `{cursor?}` of the list methods.
+#[derive(Deserialize, Default)]
+pub(super) struct ListParams<'a> {
+    #[serde(borrow, default)]
+    pub cursor: Option<Cow<'a, str>>,
+}
+
+/// Answers a list method with the page `cursor` names; an unknown cursor is `-32602`.
+pub(super) fn answer_page(req: &Req<'_>, page: Option<&[u8]>) -> Result<(), McpError> {
+    match page {
+        Some(page) => {
+            req.answer(page);
+            Ok(())
+        }
+        None => Err(McpError::invalid_params("Invalid params: unknown cursor")),
+    }
+}
+
+/// `params._meta` as far as the engine reads it.
+#[derive(Deserialize)]
+pub(super) struct RequestMeta<'a> {
+    #[serde(rename = "progressToken", borrow, default)]
+    pub progress_token: Option<&'a RawValue>,
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn every_method_is_listed_once() {
+        for (i, m) in METHODS.iter().enumerate() {
+            assert!(METHODS[i + 1..].iter().all(|n| n.name != m.name), "{} is listed twice", m.name);
+            assert!(lookup(m.name).is_some_and(|found| std::ptr::eq(found, m)));
+        }
+        assert!(lookup("tools/lis").is_none());
+    }
+
+    #[test]
+    fn only_the_handshake_and_ping_come_before_initialize() {
+        let early: Vec<&str> = METHODS.iter().filter(|m| m.before_initialize).map(|m| m.name).collect();
+        assert_eq!(early, ["initialize", "ping"]);
+    }
+}

@@ -1,0 +1,100 @@
+//! `tools/list` (pre-serialized pages) and `tools/call`: the tool is found, its arguments checked against the
+//! compiled input schema and filtered to what the handler accepts, and the call handed to the embedder (as a task
+//! when the client asked for one).
+
+use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::Engine;
+use crate::error::McpError;
+use crate::jsonrpc;
+use crate::registry::{ListKind, TaskSupport, Tool};
+use crate::tasks;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+struct CallParams<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default)]
+    arguments: Option<Value>,
+    #[serde(rename = "_meta", borrow, default)]
+    meta: Option<RequestMeta<'a>>,
+    #[serde(default)]
+    task: Option<TaskParams>,
+}
+
+#[derive(Deserialize)]
+struct TaskParams {
+    #[serde(default)]
+    ttl: Option<u64>,
+}
+
+pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: ListParams<'_> = req.params()?;
+    answer_page(req, engine.registry().page(p.cursor.as_deref()))
+}
+
+pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let p: CallParams<'_> = req.params()?;
+    let registry = engine.registry();
+    let tool = registry.tool(&p.name).ok_or_else(|| McpError::invalid_params(format!("Unknown tool: {}", p.name)))?;
+    let mut arguments = match p.arguments {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => return Err(McpError::invalid_params("Invalid params: tools/call arguments must be an object")),
+    };
+    // Invalid arguments are a tool execution error (SEP-1303), so the model sees what to fix.
+    if let Some(problems) = tool.input.check(&arguments) {
+        req.answer(&error_result(&format!("Invalid arguments for tool {:?}: {problems}", tool.name)));
+        return Ok(());
+    }
+    if let (Some(accepts), Value::Object(map)) = (&tool.accepts, &mut arguments) {
+        if map.keys().any(|k| !accepts.contains(k)) {
+            map.retain(|k, _| accepts.contains(k));
+        }
+    }
+    let token = p.meta.and_then(|m| m.progress_token);
+    match (p.task, tool.task_support) {
+        (Some(_), TaskSupport::Forbidden) => {
+            Err(McpError::method_not_found(format!("Tool {:?} does not support task-augmented execution", tool.name)))
+        }
+        (None, TaskSupport::Required) => {
+            Err(McpError::method_not_found(format!("Tool {:?} must be called as a task (params.task)", tool.name)))
+        }
+        (Some(task), _) => {
+            if let Some((task_id, sink)) = tasks::begin(req.session, req.id, task.ttl, req.reply) {
+                let output = tool.output.clone();
+                if let Some(call) =
+                    engine.dispatch(req.session, req.id.clone(), tool.id, arguments, token, &sink, output)
+                {
+                    tasks::attach_call(req.session, &task_id, call);
+                }
+            }
+            Ok(())
+        }
+        (None, _) => {
+            engine.dispatch(req.session, req.id.clone(), tool.id, arguments, token, req.reply, tool.output.clone());
+            Ok(())
+        }
+    }
+}
+
+/// `{"content":[{"type":"text","text":...}],"isError":true}`.
+pub fn error_result(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + text.len());
+    out.extend_from_slice(b"{\"content\":[{\"type\":\"text\",\"text\":");
+    jsonrpc::push_json_string(&mut out, text);
+    out.extend_from_slice(b"}],\"isError\":true}");
+    out
+}
+
+impl Engine {
+    pub fn add_tool(&self, tool: Tool) {
+        self.update_registry(Some(ListKind::Tools), |r| Some(r.with_tool(tool)));
+    }
+
+    pub fn remove_tool(&self, name: &str) -> bool {
+        self.update_registry(Some(ListKind::Tools), |r| r.without_tool(name))
+    }
+}

@@ -1,0 +1,76 @@
+//! Protocol errors as values: a JSON-RPC code, a message and optional data, built in one place and encoded
+//! once, so every method family reports failures the same way.
+
+use crate::jsonrpc::{self, RequestId, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
+use std::fmt;
+
+/// Legacy-era "resource not found" (2026-07-28 uses -32602 instead).
+pub const RESOURCE_NOT_FOUND: i32 = -32002;
+
+/// A JSON-RPC error the server answers a request with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct McpError {
+    pub code: i32,
+    pub message: String,
+    /// `error.data` as JSON text.
+    pub data: Option<String>,
+}
+
+impl McpError {
+    pub fn new(code: i32, message: impl Into<String>) -> McpError {
+        McpError { code, message: message.into(), data: None }
+    }
+
+    /// Adds `error.data` (JSON text).
+    pub fn with_data(mut self, data: String) -> McpError {
+        self.data = Some(data);
+        self
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> McpError {
+        McpError::new(INVALID_REQUEST, message)
+    }
+
+    pub fn invalid_params(message: impl Into<String>) -> McpError {
+        McpError::new(INVALID_PARAMS, message)
+    }
+
+    pub fn method_not_found(message: impl Into<String>) -> McpError {
+        McpError::new(METHOD_NOT_FOUND, message)
+    }
+
+    /// An unknown resource URI, with `data.uri`.
+    pub fn resource_not_found(uri: &str) -> McpError {
+        let data = serde_json::json!({ "uri": uri }).to_string();
+        McpError::new(RESOURCE_NOT_FOUND, format!("Resource not found: {uri}")).with_data(data)
+    }
+
+    /// The error response to request `id` (or without id when there is none to answer).
+    pub fn encode(&self, id: Option<&RequestId>) -> Vec<u8> {
+        jsonrpc::error_response(id, self.code, &self.message, self.data.as_deref())
+    }
+}
+
+impl fmt::Display for McpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for McpError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_code_message_and_data() {
+        let e = McpError::resource_not_found("file:///x");
+        let v: serde_json::Value = serde_json::from_slice(&e.encode(None)).unwrap_or_default();
+        assert_eq!(v["error"]["code"], RESOURCE_NOT_FOUND);
+        assert_eq!(v["error"]["message"], "Resource not found: file:///x");
+        assert_eq!(v["error"]["data"]["uri"], "file:///x");
+        assert!(v.get("id").is_none());
+        assert_eq!(e.to_string(), "Resource not found: file:///x (-32002)");
+    }
+}
