@@ -7,7 +7,7 @@
 //! - [`batch`]: JSON-RPC batches (2025-03-26 sessions).
 
 use crate::error::McpError;
-use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_REQUEST};
+use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
 use crate::protocol::Feature;
 use crate::registry::{ListKind, Registry};
 use crate::schema::CompiledSchema;
@@ -117,7 +117,17 @@ impl Engine {
     /// `reply`. Returns whether a response was or will be sent through `reply` (false for notifications and
     /// responses, which need none). Nothing here blocks on the embedder.
     pub fn handle_reply(&self, session: &Arc<Session>, input: &[u8], reply: &Arc<dyn Outbound>) -> bool {
-        match jsonrpc::split(input) {
+        self.handle_frame(session, jsonrpc::split(input), reply)
+    }
+
+    /// `handle_reply` for input a transport has already split (the HTTP service parses each body once).
+    pub fn handle_frame(
+        &self,
+        session: &Arc<Session>,
+        frame: Result<Frame<'_>, Rejection>,
+        reply: &Arc<dyn Outbound>,
+    ) -> bool {
+        match frame {
             Err(rejection) => {
                 reply.send(rejection.encode(), OutKind::Response);
                 true

@@ -5,20 +5,24 @@
 //! - [`sink`]: how a POST is answered (plain JSON, switching to SSE when needed).
 //! - [`sse`]: resumable SSE streams with replay buffers.
 //! - [`body`]: response bodies.
+//! - [`stack`]: the endpoint as a `tower::Service`, and the layer slot in front of it.
 
 pub mod body;
 pub mod service;
 pub mod sessions;
 pub mod sink;
 pub mod sse;
+pub mod stack;
 
 use crate::engine::Engine;
 use crate::session::Dispatcher;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use service::Service;
 use sessions::{SessionLimits, SessionRegistry};
+use stack::{HttpService, McpService};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -98,6 +102,16 @@ pub struct HttpServer {
 impl HttpServer {
     /// Binds and starts serving on background threads; returns once the socket is listening.
     pub fn start(engine: Arc<Engine>, dispatcher: Arc<dyn Dispatcher>, config: HttpConfig) -> std::io::Result<Self> {
+        Self::start_with(engine, dispatcher, config, stack::plain)
+    }
+
+    /// `start`, with the endpoint wrapped by `layers` (authentication, rate limits, metrics, extra routes).
+    pub fn start_with(
+        engine: Arc<Engine>,
+        dispatcher: Arc<dyn Dispatcher>,
+        config: HttpConfig,
+        layers: impl FnOnce(McpService) -> HttpService,
+    ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.io_threads.max(1))
             .thread_name("ferromcp-http")
@@ -109,7 +123,8 @@ impl HttpServer {
         let registry = Arc::new(SessionRegistry::new(config.max_sessions));
         let service = Arc::new(Service::new(engine, dispatcher, config.clone(), local_addr, registry));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let accept = runtime.spawn(accept_loop(listener, service.clone(), shutdown_rx.clone()));
+        let stack = layers(McpService(service.clone()));
+        let accept = runtime.spawn(accept_loop(listener, stack, shutdown_rx.clone()));
         runtime.spawn(expire_loop(service.clone(), config.session_idle_timeout, shutdown_rx));
         Ok(HttpServer {
             runtime: Some(runtime),
@@ -210,7 +225,7 @@ impl AcceptBackoff {
     }
 }
 
-async fn accept_loop(listener: TcpListener, service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(listener: TcpListener, service: HttpService, mut shutdown: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder.keep_alive(true);
@@ -235,14 +250,7 @@ async fn accept_loop(listener: TcpListener, service: Arc<Service>, mut shutdown:
                 };
                 // NOTE: without TCP_NODELAY a small SSE event can wait ~40 ms for a delayed ACK (Nagle).
                 let _ = stream.set_nodelay(true);
-                let svc = service.clone();
-                let conn = builder.serve_connection(
-                    TokioIo::new(stream),
-                    hyper::service::service_fn(move |req| {
-                        let svc = svc.clone();
-                        async move { Ok::<_, std::convert::Infallible>(svc.handle(req).await) }
-                    }),
-                );
+                let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(err) = conn.await {

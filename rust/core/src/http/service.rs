@@ -7,12 +7,12 @@ use super::sink::{Answer, RequestSink};
 use super::sse::parse_event_id;
 use super::HttpConfig;
 use crate::engine::Engine;
-use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_REQUEST, PARSE_ERROR};
+use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST, PARSE_ERROR};
 use crate::protocol::{Feature, ProtocolVersion};
 use crate::session::{Dispatcher, Outbound};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::Body;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
@@ -130,7 +130,13 @@ impl Service {
         &self.registry
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Resp {
+    /// Answers one HTTP request. Generic over the body so the service runs on hyper's connections and on
+    /// synthetic requests alike (tests, embedding).
+    pub async fn handle<B>(&self, req: Request<B>) -> Resp
+    where
+        B: Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
         if req.uri().path() != self.config.path {
             return rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Not Found");
         }
@@ -161,8 +167,8 @@ impl Service {
             return rpc_error(status, INVALID_REQUEST, &message);
         }
         match *req.method() {
-            Method::GET => self.get(req),
-            Method::DELETE => self.delete(req),
+            Method::GET => self.get(req.headers()),
+            Method::DELETE => self.delete(req.headers()),
             _ => {
                 let mut resp = rpc_error(StatusCode::METHOD_NOT_ALLOWED, INVALID_REQUEST, "Method Not Allowed");
                 let allow = if self.config.allow_delete { "GET, POST, DELETE" } else { "GET, POST" };
@@ -227,7 +233,11 @@ impl Service {
     }
 
     /// A POST body, at most `max_body_bytes` (refused by its Content-Length before reading where it says so).
-    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, BodyError> {
+    async fn read_body<B>(&self, headers: &HeaderMap, body: B) -> Result<Bytes, BodyError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
         let limit = self.config.max_body_bytes;
         if header(headers, "content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
             return Err(BodyError::TooLarge);
@@ -253,19 +263,21 @@ impl Service {
 
     /// A POST whose headers passed `refuse`.
     async fn post(&self, headers: &HeaderMap, body: Bytes) -> Resp {
+        // Parsed once, here; the engine takes the parsed frame.
+        let frame = jsonrpc::split(&body);
         if header(headers, SESSION_HEADER).is_none() {
-            return self.post_new_session(&body).await;
+            return self.post_new_session(&body, frame).await;
         }
         match self.session_of(headers) {
-            Ok(session) => self.post_to_session(session, &body, false).await,
+            Ok(session) => self.post_to_session(session, &body, frame, false).await,
             // Ended between the check and now.
             Err(missing) => missing.response_to(&body),
         }
     }
 
     /// A POST without a session must be an `initialize`; the session exists only once it succeeded.
-    async fn post_new_session(&self, body: &[u8]) -> Resp {
-        let is_initialize = match jsonrpc::split(body) {
+    async fn post_new_session(&self, body: &[u8], frame: Result<Frame<'_>, Rejection>) -> Resp {
+        let is_initialize = match &frame {
             Err(rejection) => return rpc_error(StatusCode::BAD_REQUEST, PARSE_ERROR, &rejection.message),
             Ok(Frame::Single(raw)) => match jsonrpc::classify(raw) {
                 Ok(Message::Request { ref method, .. }) => method == "initialize",
@@ -290,17 +302,23 @@ impl Service {
             );
         };
         let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock());
-        self.post_to_session(session, body, true).await
+        self.post_to_session(session, body, frame, true).await
     }
 
-    async fn post_to_session(&self, session: Arc<HttpSession>, body: &[u8], new: bool) -> Resp {
+    async fn post_to_session(
+        &self,
+        session: Arc<HttpSession>,
+        body: &[u8],
+        frame: Result<Frame<'_>, Rejection>,
+        new: bool,
+    ) -> Resp {
         // Back-pressure: a session with too many calls running waits here, holding only this connection. Only
         // requests wait: a notification (e.g. a cancellation) or the answer to a server request must get through,
         // or calls waiting on that answer would hold the very slots it waits for.
         let permit = match session.in_flight.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(TryAcquireError::Closed) => return SessionMissing::Unknown.response_to(body),
-            Err(TryAcquireError::NoPermits) if !carries_request(body) => None,
+            Err(TryAcquireError::NoPermits) if !carries_request(&frame) => None,
             Err(TryAcquireError::NoPermits) => match session.in_flight.clone().acquire_owned().await {
                 Ok(permit) => Some(permit),
                 Err(_) => return SessionMissing::Unknown.response_to(body),
@@ -308,7 +326,7 @@ impl Service {
         };
         let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
         let reply: Arc<dyn Outbound> = sink;
-        if !self.engine.handle_reply(&session.core, body, &reply) {
+        if !self.engine.handle_frame(&session.core, frame, &reply) {
             return accepted();
         }
         drop(reply);
@@ -360,8 +378,7 @@ impl Service {
         resp
     }
 
-    fn get(&self, req: Request<Incoming>) -> Resp {
-        let headers = req.headers();
+    fn get(&self, headers: &HeaderMap) -> Resp {
         if !accepts(headers, "text/event-stream") {
             return rpc_error(
                 StatusCode::NOT_ACCEPTABLE,
@@ -401,7 +418,7 @@ impl Service {
         sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]))
     }
 
-    fn delete(&self, req: Request<Incoming>) -> Resp {
+    fn delete(&self, headers: &HeaderMap) -> Resp {
         if !self.config.allow_delete {
             let mut resp = rpc_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -411,7 +428,7 @@ impl Service {
             resp.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, POST"));
             return resp;
         }
-        match self.session_of(req.headers()) {
+        match self.session_of(headers) {
             Ok(session) => {
                 self.registry.remove(&session.id);
                 Response::new(HttpBody::empty())
@@ -493,11 +510,11 @@ impl Drop for GetGuard {
 }
 
 /// Whether a body holds at least one request (as opposed to only notifications or responses).
-fn carries_request(body: &[u8]) -> bool {
+fn carries_request(frame: &Result<Frame<'_>, Rejection>) -> bool {
     let is_request = |raw: &serde_json::value::RawValue| matches!(jsonrpc::classify(raw), Ok(Message::Request { .. }));
-    match jsonrpc::split(body) {
+    match frame {
         Ok(Frame::Single(raw)) => is_request(raw),
-        Ok(Frame::Batch(items)) => items.into_iter().any(is_request),
+        Ok(Frame::Batch(items)) => items.iter().copied().any(is_request),
         Err(_) => true,
     }
 }
