@@ -65,10 +65,10 @@ impl CallHandle {
         self.call.handler_id
     }
 
-    /// The protocol version of the call's session (e.g. "2025-11-25").
+    /// The protocol version the request is handled under (e.g. "2025-11-25").
     #[getter]
-    fn protocol_version(&self) -> Option<&'static str> {
-        self.call.protocol_version().map(|v| v.as_str())
+    fn protocol_version(&self) -> &'static str {
+        self.call.protocol_version().as_str()
     }
 
     /// The client's declared capability (e.g. "sampling") as JSON text, or None if it did not declare it.
@@ -137,7 +137,7 @@ impl CallHandle {
             Some(_) => {}
         }
         // Blocks the session's protocol version predates are rewritten for it (a rare path: older clients only).
-        let shaped = self.call.protocol_version().and_then(|v| content::shape_blocks(content, v));
+        let shaped = content::shape_blocks(content, self.call.protocol_version());
         let content = shaped.as_deref().unwrap_or(content);
         let mut out = Vec::with_capacity(48 + content.len() + structured.map_or(0, <[u8]>::len));
         out.extend_from_slice(b"{\"content\":");

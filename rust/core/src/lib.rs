@@ -4,6 +4,8 @@
 //! - [`jsonrpc`]: envelope parsing (params kept raw), classification, reply encoding.
 //! - [`protocol`]: protocol versions as a type (era, feature predicates), negotiation, logging levels.
 //! - [`content`]: content blocks shaped for the protocol version in use.
+//! - [`context`]: `RequestCtx`, what a request is handled under (version, client capabilities, log threshold,
+//!   principal, transport).
 //! - [`schema`]: JSON Schema compiled once, validated many times.
 //! - [`registry`]: tools, their validators and pre-serialized list pages.
 //! - [`session`]: sessions, in-flight calls, the `Outbound` and `Dispatcher` seams.
@@ -13,6 +15,7 @@
 //! - [`http`]: the Streamable HTTP transport.
 
 pub mod content;
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod framing;

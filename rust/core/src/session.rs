@@ -1,10 +1,11 @@
 //! A session (one stdio process, later one HTTP session), the calls in flight on it, and where replies go.
 
+use crate::context::{RequestCtx, Transport};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
 use crate::schema::CompiledSchema;
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,7 +63,7 @@ pub(crate) struct SessionState {
     /// Resource URIs this session subscribed to.
     pub subscriptions: HashSet<String>,
     /// What the client declared in `initialize` (`sampling`, `elicitation`, `roots`, ...).
-    pub client_capabilities: HashMap<String, Value>,
+    pub client_capabilities: Arc<Map<String, Value>>,
 }
 
 pub struct Session {
@@ -70,22 +71,25 @@ pub struct Session {
     pub(crate) dispatcher: Arc<dyn Dispatcher>,
     state: Mutex<SessionState>,
     /// 0 = no `logging/setLevel` yet (everything is sent), otherwise `protocol::log_rank` of the level.
-    log_rank: AtomicU8,
+    pub(crate) log_rank: AtomicU8,
+    /// What carries this session's messages.
+    pub transport: Transport,
     pub(crate) task_table: Mutex<crate::tasks::TaskTable>,
 }
 
 impl Session {
-    pub fn new(out: Arc<dyn Outbound>, dispatcher: Arc<dyn Dispatcher>) -> Arc<Session> {
+    pub fn new(out: Arc<dyn Outbound>, dispatcher: Arc<dyn Dispatcher>, transport: Transport) -> Arc<Session> {
         Arc::new(Session {
             out,
             dispatcher,
+            transport,
             state: Mutex::new(SessionState {
                 version: None,
                 inflight: HashMap::new(),
                 pending: HashMap::new(),
                 next_request: 1,
                 subscriptions: HashSet::new(),
-                client_capabilities: HashMap::new(),
+                client_capabilities: Arc::new(Map::new()),
             }),
             log_rank: AtomicU8::new(0),
             task_table: Mutex::new(crate::tasks::TaskTable::default()),
@@ -126,11 +130,6 @@ impl Session {
         self.dispatcher.reply(key, outcome);
     }
 
-    /// The client's declared capability `name` (e.g. `"elicitation"`), if it declared one.
-    pub fn client_capability(&self, name: &str) -> Option<Value> {
-        self.state().client_capabilities.get(name).cloned()
-    }
-
     /// Server→client requests still waiting for an answer.
     pub fn pending_requests(&self) -> usize {
         self.state().pending.len()
@@ -143,6 +142,8 @@ pub struct Call {
     /// The embedder's handler for this request (a tool, resource, prompt or completion handler).
     pub handler_id: u32,
     progress_token: Option<Box<RawValue>>,
+    /// What the request is handled under.
+    pub ctx: RequestCtx,
     session: Arc<Session>,
     reply: Arc<dyn Outbound>,
     done: AtomicBool,
@@ -155,10 +156,11 @@ impl Call {
         id: RequestId,
         handler_id: u32,
         progress_token: Option<Box<RawValue>>,
+        ctx: RequestCtx,
         session: Arc<Session>,
         reply: Arc<dyn Outbound>,
     ) -> Call {
-        Call { id, handler_id, progress_token, session, reply, done: AtomicBool::new(false), output: None }
+        Call { id, handler_id, progress_token, ctx, session, reply, done: AtomicBool::new(false), output: None }
     }
 
     pub(crate) fn with_output(mut self, output: Option<Arc<CompiledSchema>>) -> Call {
@@ -195,12 +197,12 @@ impl Call {
 
     /// The client's declared capability `name` as JSON text, if it declared one.
     pub fn client_capability(&self, name: &str) -> Option<String> {
-        self.session.client_capability(name).map(|v| v.to_string())
+        self.ctx.client_capability(name).map(Value::to_string)
     }
 
-    /// The protocol version negotiated on the call's session.
-    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.session.version()
+    /// The protocol version the request is handled under.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.ctx.version
     }
 
     /// The request's `_meta.progressToken` as JSON text (string or integer), if it sent one.
@@ -328,7 +330,7 @@ impl Call {
     /// Sends `notifications/message` if the session's level lets `level` through. `data` is JSON bytes.
     pub fn log(&self, level: &str, logger: Option<&str>, data: &[u8]) -> Result<bool, String> {
         let rank = protocol::log_rank(level).ok_or_else(|| format!("unknown log level {level:?}"))?;
-        if rank < self.session.log_rank.load(Ordering::Relaxed) || !self.is_active() {
+        if rank < self.ctx.log_rank(&self.session) || !self.is_active() {
             return Ok(false);
         }
         let mut params = Vec::with_capacity(48 + data.len());

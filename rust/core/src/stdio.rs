@@ -3,6 +3,7 @@
 //! NOTE: plain threads, not tokio: stdin and stdout are blocking pipes (tokio would hand every read to its
 //! blocking pool anyway), and the reader thread answers built-ins itself without ever touching Python.
 
+use crate::context::Transport;
 use crate::engine::Engine;
 use crate::framing::{Line, LineReader};
 use crate::jsonrpc::{self, INVALID_REQUEST};
@@ -79,7 +80,7 @@ impl StdioTransport {
     ) -> std::io::Result<StdioTransport> {
         let (tx, rx) = channel::<Vec<u8>>();
         let out = Arc::new(StdioOut { tx: Mutex::new(Some(tx)) });
-        let session = Session::new(out.clone(), dispatcher.clone());
+        let session = Session::new(out.clone(), dispatcher.clone(), Transport::Stdio);
         engine.register_session(&session);
         let writer =
             std::thread::Builder::new().name("ferromcp-stdout".into()).spawn(move || write_loop(rx, output))?;

@@ -34,7 +34,7 @@ pub(super) fn complete(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let context = p.context.unwrap_or(Value::Null);
     let args = json!({"ref": p.reference, "argument": p.argument, "context": context});
     if let Some(handler) = engine.registry().completion {
-        engine.dispatch(req.session, req.id.clone(), handler, args, None, req.reply, None);
+        engine.dispatch(req, handler, args, None, req.reply, None);
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::protocol::ProtocolVersion;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 struct InitializeParams<'a> {
@@ -25,7 +26,7 @@ pub(super) fn initialize(engine: &Engine, req: &Req<'_>) -> Result<(), McpError>
             return Err(McpError::invalid_request("Invalid Request: the session is already initialized"));
         }
         state.version = Some(version);
-        state.client_capabilities = p.capabilities.map(|c| c.into_iter().collect()).unwrap_or_default();
+        state.client_capabilities = Arc::new(p.capabilities.unwrap_or_default());
     }
     let mut result = json!({
         "protocolVersion": version.as_str(),

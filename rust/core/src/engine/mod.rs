@@ -6,6 +6,7 @@
 //!   [`completion`], [`logging`]; `tasks/*` are answered by [`crate::tasks`].
 //! - [`batch`]: JSON-RPC batches (2025-03-26 sessions).
 
+use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
 use crate::protocol::Feature;
@@ -189,7 +190,8 @@ impl Engine {
         reply: &Arc<dyn Outbound>,
     ) {
         let entry = table::lookup(method);
-        let outcome = if !entry.is_some_and(|m| m.before_initialize) && session.version().is_none() {
+        let ctx = session.version().map(|version| RequestCtx::legacy(session, version));
+        let outcome = if !entry.is_some_and(|m| m.before_initialize) && ctx.is_none() {
             Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
         } else {
             match entry {
@@ -197,7 +199,7 @@ impl Engine {
                 Some(m) if !m.offered.by(&self.registry()) => {
                     Err(McpError::method_not_found(format!("Method not found: {method} (no such capability)")))
                 }
-                Some(m) => (m.handler)(self, &table::Req { session, id: &id, method, params, reply }),
+                Some(m) => (m.handler)(self, &table::Req { session, ctx, id: &id, method, params, reply }),
             }
         };
         if let Err(error) = outcome {
@@ -205,30 +207,35 @@ impl Engine {
         }
     }
 
-    /// Hands a validated request to the embedder's handler `handler_id`, tracking it for cancellation.
-    #[allow(clippy::too_many_arguments)] // one call site per kind of request; a struct would only rename them
-    pub(crate) fn dispatch(
+    /// Hands a validated request to the embedder's handler `handler_id`, tracking it for cancellation; the
+    /// handler's messages and answer go to `reply`.
+    fn dispatch(
         &self,
-        session: &Arc<Session>,
-        id: RequestId,
+        req: &table::Req<'_>,
         handler_id: u32,
         arguments: Value,
         progress_token: Option<&RawValue>,
         reply: &Arc<dyn Outbound>,
         output: Option<Arc<CompiledSchema>>,
     ) -> Option<Arc<Call>> {
+        let (session, id) = (req.session, req.id);
+        let Some(ctx) = req.ctx.clone() else {
+            let msg = "Invalid Request: the session is not initialized; send initialize first";
+            reply.send(jsonrpc::error_response(Some(id), INVALID_REQUEST, msg, None), OutKind::Response);
+            return None;
+        };
         let token = progress_token.filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
         let call =
-            Arc::new(Call::new(id.clone(), handler_id, token, session.clone(), reply.clone()).with_output(output));
+            Arc::new(Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone()).with_output(output));
         {
             let mut state = session.state();
-            if state.inflight.contains_key(&id) {
+            if state.inflight.contains_key(id) {
                 drop(state);
                 let msg = "Invalid Request: a request with this id is already in flight";
-                reply.send(jsonrpc::error_response(Some(&id), INVALID_REQUEST, msg, None), OutKind::Response);
+                reply.send(jsonrpc::error_response(Some(id), INVALID_REQUEST, msg, None), OutKind::Response);
                 return None;
             }
-            state.inflight.insert(id, call.clone());
+            state.inflight.insert(id.clone(), call.clone());
         }
         session.dispatcher.call(call.clone(), arguments);
         Some(call)

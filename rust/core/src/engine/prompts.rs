@@ -36,7 +36,7 @@ pub(super) fn get(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     }
     args.retain(|k, _| prompt.arguments.contains(k));
     let token = p.meta.and_then(|m| m.progress_token);
-    engine.dispatch(req.session, req.id.clone(), prompt.id, Value::Object(args), token, req.reply, None);
+    engine.dispatch(req, prompt.id, Value::Object(args), token, req.reply, None);
     Ok(())
 }
 

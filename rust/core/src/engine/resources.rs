@@ -36,7 +36,7 @@ pub(super) fn read(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let mut args: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     args.insert("uri".into(), Value::String(p.uri.clone().into_owned()));
     let token = p.meta.and_then(|m| m.progress_token);
-    engine.dispatch(req.session, req.id.clone(), handler, Value::Object(args), token, req.reply, None);
+    engine.dispatch(req, handler, Value::Object(args), token, req.reply, None);
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! Adding a method is one entry here and one function in its family's module.
 
 use super::{completion, lifecycle, logging, prompts, resources, tools, Engine};
+use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc::{self, RequestId};
 use crate::registry::Registry;
@@ -15,6 +16,8 @@ use std::sync::Arc;
 /// One request being answered: who asked, under which id, with which params, and where the answer goes.
 pub(super) struct Req<'a> {
     pub session: &'a Arc<Session>,
+    /// What the request is handled under; None only before `initialize` (for `initialize` and `ping`).
+    pub ctx: Option<RequestCtx>,
     pub id: &'a RequestId,
     pub method: &'a str,
     pub params: Option<&'a RawValue>,

@@ -68,7 +68,7 @@ impl Fixture {
         engine.add_tool(Tool::new(8, echo, None).unwrap_or_else(|e| panic!("{e}")));
         let out = Arc::new(Recorder::default());
         let calls = Arc::new(Calls::default());
-        let session = Session::new(out.clone(), calls.clone());
+        let session = Session::new(out.clone(), calls.clone(), crate::context::Transport::Stdio);
         Fixture { engine, out, calls, session }
     }
 

@@ -65,16 +65,14 @@ pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         (Some(task), _) => {
             if let Some((task_id, sink)) = tasks::begin(req.session, req.id, task.ttl, req.reply) {
                 let output = tool.output.clone();
-                if let Some(call) =
-                    engine.dispatch(req.session, req.id.clone(), tool.id, arguments, token, &sink, output)
-                {
+                if let Some(call) = engine.dispatch(req, tool.id, arguments, token, &sink, output) {
                     tasks::attach_call(req.session, &task_id, call);
                 }
             }
             Ok(())
         }
         (None, _) => {
-            engine.dispatch(req.session, req.id.clone(), tool.id, arguments, token, req.reply, tool.output.clone());
+            engine.dispatch(req, tool.id, arguments, token, req.reply, tool.output.clone());
             Ok(())
         }
     }

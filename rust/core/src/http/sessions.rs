@@ -1,6 +1,7 @@
 //! HTTP sessions: the registry (bounded, with an idle TTL), and per session its SSE streams and limits.
 
 use super::sse::SseStream;
+use crate::context::Transport;
 use crate::session::{Dispatcher, OutKind, Outbound, Session};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -57,7 +58,7 @@ impl HttpSession {
     pub fn new(id: String, dispatcher: Arc<dyn Dispatcher>, limits: SessionLimits, clock: Instant) -> Arc<HttpSession> {
         let now_ms = clock.elapsed().as_millis() as u64;
         let standalone = Arc::new(SseStream::new(0, limits.replay_capacity));
-        let core = Session::new(Arc::new(StandaloneOut(standalone.clone())), dispatcher);
+        let core = Session::new(Arc::new(StandaloneOut(standalone.clone())), dispatcher, Transport::Http);
         Arc::new(HttpSession {
             id,
             core,
