@@ -45,15 +45,16 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
-    /// The context of a request on an initialized legacy session.
-    pub fn legacy(session: &Session, version: ProtocolVersion) -> RequestCtx {
-        RequestCtx {
-            version,
-            client_capabilities: session.state().client_capabilities.clone(),
+    /// The context of a request on a legacy session: None until `initialize` has been answered.
+    pub fn legacy(session: &Session) -> Option<RequestCtx> {
+        let state = session.state();
+        Some(RequestCtx {
+            version: state.version?,
+            client_capabilities: state.client_capabilities.clone(),
             log: LogThreshold::Session,
             principal: None,
             transport: session.transport,
-        }
+        })
     }
 
     /// The client's declared capability `name`, if it declared one.
@@ -93,7 +94,9 @@ mod tests {
         let session = Session::new(Arc::new(Nowhere), Arc::new(Nowhere), Transport::Http);
         session.state().client_capabilities =
             Arc::new(serde_json::json!({"sampling": {}}).as_object().cloned().unwrap_or_default());
-        let ctx = RequestCtx::legacy(&session, ProtocolVersion::V2025_06_18);
+        assert!(RequestCtx::legacy(&session).is_none(), "no context before initialize");
+        session.state().version = Some(ProtocolVersion::V2025_06_18);
+        let Some(ctx) = RequestCtx::legacy(&session) else { panic!("no context after initialize") };
         assert_eq!(ctx.transport, Transport::Http);
         assert_eq!(ctx.client_capability("sampling"), Some(&serde_json::json!({})));
         assert_eq!(ctx.client_capability("roots"), None);

@@ -190,7 +190,7 @@ impl Engine {
         reply: &Arc<dyn Outbound>,
     ) {
         let entry = table::lookup(method);
-        let ctx = session.version().map(|version| RequestCtx::legacy(session, version));
+        let ctx = RequestCtx::legacy(session);
         let outcome = if !entry.is_some_and(|m| m.before_initialize) && ctx.is_none() {
             Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
         } else {
