@@ -15,7 +15,7 @@ if __name__ == "__main__":
 
 from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent
 from ._context import Context, ElicitResult, LogLevel, McpError, SamplingResult
-from ._core import __version__
+from ._core import DefinitionError, ResultError, __version__
 from ._server import HttpOptions, Server
 from ._surface import (
     Completion,
@@ -37,6 +37,7 @@ __all__ = [
     "CompletionContext",
     "ContentBlock",
     "Context",
+    "DefinitionError",
     "ElicitResult",
     "EmbeddedResource",
     "HttpOptions",
@@ -49,6 +50,7 @@ __all__ = [
     "ResourceLink",
     "ResourceNotFound",
     "ResourceRef",
+    "ResultError",
     "SamplingResult",
     "Server",
     "TextContent",

@@ -13,6 +13,7 @@ import msgspec
 import orjson
 
 from . import _schema
+from ._core import CallFinishedError, LimitError
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -145,7 +146,7 @@ class Context:
         key, future = self._requests.expect_reply()
         try:
             request_id = self._handle.request(method, orjson.dumps(params), key)
-        except ValueError as exc:
+        except (CallFinishedError, LimitError) as exc:
             self._requests.forget_reply(key)
             raise McpError(-32603, str(exc)) from None
         try:

@@ -4,9 +4,13 @@ from typing import Any, final
 
 __all__ = [
     "LEGACY_PROTOCOL_VERSIONS",
+    "CallFinishedError",
     "CallHandle",
+    "DefinitionError",
     "Engine",
     "HttpServer",
+    "LimitError",
+    "ResultError",
     "StdioServer",
     "__version__",
     "flush_logs",
@@ -15,6 +19,18 @@ __all__ = [
 
 __version__: str
 LEGACY_PROTOCOL_VERSIONS: list[str]
+
+class DefinitionError(ValueError):
+    """A tool, resource, resource template or prompt definition (or its schema) is invalid."""
+
+class ResultError(ValueError):
+    """A handler's result does not conform to what was declared (the tool's outputSchema)."""
+
+class CallFinishedError(RuntimeError):
+    """The call has already been answered or cancelled."""
+
+class LimitError(RuntimeError):
+    """A bound was reached (e.g. too many requests to the client waiting for an answer)."""
 
 def set_log_level(level: int) -> None:
     """Sets the level (Python's numbering) below which core log events are not forwarded."""

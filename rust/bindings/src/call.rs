@@ -1,6 +1,7 @@
 //! `CallHandle`: one tool call in flight. Python answers it exactly once; the JSON-RPC envelope is built here.
 
 use crate::convert::id_to_py;
+use crate::errors::{self, ResultError};
 use ferromcp_core::content;
 use ferromcp_core::jsonrpc::push_json_string;
 use ferromcp_core::Call;
@@ -37,7 +38,7 @@ impl CallHandle {
     /// A tool with an `outputSchema` must return structured content (clients reject results without it).
     fn require_structured(&self, is_error: bool) -> PyResult<()> {
         if self.call.expects_structured() && !is_error {
-            return Err(PyValueError::new_err("the tool declares an outputSchema but returned no structured content"));
+            return Err(ResultError::new_err("the tool declares an outputSchema but returned no structured content"));
         }
         Ok(())
     }
@@ -98,8 +99,8 @@ impl CallHandle {
     /// text block holding `text`, or the same JSON when `text` is None.
     #[pyo3(signature = (structured, text=None))]
     fn respond_structured(&self, structured: &[u8], text: Option<&str>) -> PyResult<bool> {
-        self.call.check_output(structured).map_err(PyValueError::new_err)?;
-        let json = std::str::from_utf8(structured).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        self.call.check_output(structured).map_err(errors::to_py)?;
+        let json = std::str::from_utf8(structured).map_err(|e| ResultError::new_err(e.to_string()))?;
         let shown = text.unwrap_or(json);
         let mut out = Vec::with_capacity(64 + shown.len() + 2 * json.len());
         out.extend_from_slice(b"{\"content\":[");
@@ -114,9 +115,9 @@ impl CallHandle {
     /// bytes, spliced once) and the content is one text block holding `text`, or the value's JSON.
     #[pyo3(signature = (value, text=None))]
     fn respond_wrapped(&self, value: &[u8], text: Option<&str>) -> PyResult<bool> {
-        let json = std::str::from_utf8(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let json = std::str::from_utf8(value).map_err(|e| ResultError::new_err(e.to_string()))?;
         if self.call.expects_structured() {
-            self.call.check_output(format!("{{\"result\":{json}}}").as_bytes()).map_err(PyValueError::new_err)?;
+            self.call.check_output(format!("{{\"result\":{json}}}").as_bytes()).map_err(errors::to_py)?;
         }
         let shown = text.unwrap_or(json);
         let mut out = Vec::with_capacity(80 + shown.len() + json.len());
@@ -132,7 +133,7 @@ impl CallHandle {
     #[pyo3(signature = (content, structured=None, is_error=false))]
     fn respond_content(&self, content: &[u8], structured: Option<&[u8]>, is_error: bool) -> PyResult<bool> {
         match structured {
-            Some(s) if !is_error => self.call.check_output(s).map_err(PyValueError::new_err)?,
+            Some(s) if !is_error => self.call.check_output(s).map_err(errors::to_py)?,
             None => self.require_structured(is_error)?,
             Some(_) => {}
         }
@@ -165,7 +166,7 @@ impl CallHandle {
     /// Sends a request to the client (sampling, elicitation, roots, ping) on this call's stream. The answer
     /// arrives through the transport's `drain()` as `(key, (is_error, json))`. Returns the request id (JSON).
     fn request(&self, method: &str, params: &[u8], key: u64) -> PyResult<String> {
-        self.call.request(method, params, key).map_err(PyValueError::new_err)
+        self.call.request(method, params, key).map_err(errors::to_py)
     }
 
     /// Gives up on a request sent with `request` (e.g. a timeout) and tells the client.
@@ -193,6 +194,6 @@ impl CallHandle {
     /// Sends `notifications/message` if the session's level allows it. `data` is JSON bytes.
     #[pyo3(signature = (level, data, logger=None))]
     fn log(&self, level: &str, data: &[u8], logger: Option<&str>) -> PyResult<bool> {
-        self.call.log(level, logger, data).map_err(PyValueError::new_err)
+        self.call.log(level, logger, data).map_err(errors::to_py)
     }
 }

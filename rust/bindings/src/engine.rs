@@ -1,8 +1,8 @@
 //! The engine object: server facts and the tool registry.
 
+use crate::errors::{self, DefinitionError};
 use ferromcp_core::registry::{Prompt, Resource, ResourceTemplate};
 use ferromcp_core::{Engine as CoreEngine, ServerConfig, Tool};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::sync::Arc;
 
@@ -17,9 +17,9 @@ impl Engine {
     #[pyo3(signature = (server_info, instructions=None, page_size=100))]
     fn new(server_info: &str, instructions: Option<String>, page_size: usize) -> PyResult<Self> {
         let server_info: serde_json::Value =
-            serde_json::from_str(server_info).map_err(|e| PyValueError::new_err(format!("server_info: {e}")))?;
+            serde_json::from_str(server_info).map_err(|e| DefinitionError::new_err(format!("server_info: {e}")))?;
         if !server_info.is_object() {
-            return Err(PyValueError::new_err("server_info must be a JSON object"));
+            return Err(DefinitionError::new_err("server_info must be a JSON object"));
         }
         let config = ServerConfig { server_info, instructions, page_size: page_size.max(1) };
         Ok(Engine { inner: Arc::new(CoreEngine::new(config)) })
@@ -28,21 +28,20 @@ impl Engine {
     /// Registers (or replaces) a tool. `definition` is the Tool object as JSON; its input schema is compiled now.
     #[pyo3(signature = (tool_id, definition, accepts=None))]
     fn add_tool(&self, tool_id: u32, definition: &str, accepts: Option<Vec<String>>) -> PyResult<()> {
-        let tool =
-            Tool::new(tool_id, definition, accepts.map(|a| a.into_iter().collect())).map_err(PyValueError::new_err)?;
+        let tool = Tool::new(tool_id, definition, accepts.map(|a| a.into_iter().collect())).map_err(errors::to_py)?;
         self.inner.add_tool(tool);
         Ok(())
     }
 
     /// Registers (or replaces) a static resource from its `Resource` JSON object.
     fn add_resource(&self, handler_id: u32, definition: &str) -> PyResult<()> {
-        self.inner.add_resource(Resource::new(handler_id, definition).map_err(PyValueError::new_err)?);
+        self.inner.add_resource(Resource::new(handler_id, definition).map_err(errors::to_py)?);
         Ok(())
     }
 
     /// Registers (or replaces) a resource template from its `ResourceTemplate` JSON object.
     fn add_template(&self, handler_id: u32, definition: &str) -> PyResult<()> {
-        self.inner.add_template(ResourceTemplate::new(handler_id, definition).map_err(PyValueError::new_err)?);
+        self.inner.add_template(ResourceTemplate::new(handler_id, definition).map_err(errors::to_py)?);
         Ok(())
     }
 
@@ -53,7 +52,7 @@ impl Engine {
 
     /// Registers (or replaces) a prompt from its `Prompt` JSON object.
     fn add_prompt(&self, handler_id: u32, definition: &str) -> PyResult<()> {
-        self.inner.add_prompt(Prompt::new(handler_id, definition).map_err(PyValueError::new_err)?);
+        self.inner.add_prompt(Prompt::new(handler_id, definition).map_err(errors::to_py)?);
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! - [`convert`]: JSON values to Python objects.
 //! - [`stdio`]: the stdio transport object.
 //! - [`http`]: the Streamable HTTP transport object.
+//! - [`errors`]: core errors mapped to Python exception classes (the one place).
 //! - [`logging`]: the core's `tracing` events, forwarded to Python's `logging`.
 
 use pyo3::prelude::*;
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 mod call;
 mod convert;
 mod engine;
+mod errors;
 mod http;
 mod logging;
 mod queue;
@@ -24,6 +26,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let legacy: Vec<&str> = ferromcp_core::protocol::ProtocolVersion::LEGACY.iter().map(|v| v.as_str()).collect();
     m.add("LEGACY_PROTOCOL_VERSIONS", legacy)?;
+    errors::register(m)?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<call::CallHandle>()?;
     m.add_class::<stdio::StdioServer>()?;

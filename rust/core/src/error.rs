@@ -59,6 +59,35 @@ impl fmt::Display for McpError {
 
 impl std::error::Error for McpError {}
 
+/// What the core refuses when its embedder (the Python layer) asks for something: mapped once, at the
+/// bindings' boundary, to the matching exception class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoreError {
+    /// A registration's definition is invalid (a tool, resource, template or prompt, or its schema).
+    Definition(String),
+    /// A handler's result does not conform to what was declared (the tool's `outputSchema`), or is not JSON.
+    Result(String),
+    /// The call has already been answered or cancelled.
+    Finished,
+    /// A bound was reached (e.g. requests to the client waiting for an answer).
+    Limit(String),
+    /// An argument is not one the protocol knows (e.g. a log level).
+    Argument(String),
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreError::Definition(m) | CoreError::Result(m) | CoreError::Limit(m) | CoreError::Argument(m) => {
+                f.write_str(m)
+            }
+            CoreError::Finished => f.write_str("the call has already finished"),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! A registry is immutable once built; a change builds a new one and swaps it in, so readers never wait on a
 //! writer and the list pages are serialized once per change, not per request.
 
+use crate::error::CoreError;
 use crate::schema::CompiledSchema;
 use crate::uri_template::UriTemplate;
 use serde_json::value::RawValue;
@@ -36,7 +37,12 @@ pub enum TaskSupport {
 
 impl Tool {
     /// Builds a tool from its `Tool` JSON object. The `inputSchema` must be an object schema.
-    pub fn new(id: u32, definition: &str, accepts: Option<HashSet<String>>) -> Result<Tool, String> {
+    /// A tool from its JSON definition; `accepts` names the arguments the handler takes (others are dropped).
+    pub fn new(id: u32, definition: &str, accepts: Option<HashSet<String>>) -> Result<Tool, CoreError> {
+        Self::parse(id, definition, accepts).map_err(CoreError::Definition)
+    }
+
+    fn parse(id: u32, definition: &str, accepts: Option<HashSet<String>>) -> Result<Tool, String> {
         let value: Value = serde_json::from_str(definition).map_err(|e| format!("tool definition is not JSON: {e}"))?;
         let name = value.get("name").and_then(Value::as_str).ok_or("tool definition needs a string \"name\"")?;
         if name.is_empty() {
@@ -129,7 +135,12 @@ fn string_field<'a>(value: &'a Value, field: &str, what: &str) -> Result<&'a str
 }
 
 impl Resource {
-    pub fn new(id: u32, definition: &str) -> Result<Resource, String> {
+    /// A resource from its JSON definition.
+    pub fn new(id: u32, definition: &str) -> Result<Resource, CoreError> {
+        Self::parse(id, definition).map_err(CoreError::Definition)
+    }
+
+    fn parse(id: u32, definition: &str) -> Result<Resource, String> {
         let (value, definition) = definition_object(definition, "resource")?;
         string_field(&value, "name", "resource")?;
         let uri = string_field(&value, "uri", "resource")?.to_owned();
@@ -147,7 +158,12 @@ impl Listed for Resource {
 }
 
 impl ResourceTemplate {
-    pub fn new(id: u32, definition: &str) -> Result<ResourceTemplate, String> {
+    /// A resource template from its JSON definition.
+    pub fn new(id: u32, definition: &str) -> Result<ResourceTemplate, CoreError> {
+        Self::parse(id, definition).map_err(CoreError::Definition)
+    }
+
+    fn parse(id: u32, definition: &str) -> Result<ResourceTemplate, String> {
         let (value, definition) = definition_object(definition, "resource template")?;
         string_field(&value, "name", "resource template")?;
         let template = UriTemplate::parse(string_field(&value, "uriTemplate", "resource template")?)?;
@@ -165,7 +181,12 @@ impl Listed for ResourceTemplate {
 }
 
 impl Prompt {
-    pub fn new(id: u32, definition: &str) -> Result<Prompt, String> {
+    /// A prompt from its JSON definition.
+    pub fn new(id: u32, definition: &str) -> Result<Prompt, CoreError> {
+        Self::parse(id, definition).map_err(CoreError::Definition)
+    }
+
+    fn parse(id: u32, definition: &str) -> Result<Prompt, String> {
         let (value, definition) = definition_object(definition, "prompt")?;
         let name = string_field(&value, "name", "prompt")?.to_owned();
         let mut required = Vec::new();

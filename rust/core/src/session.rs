@@ -1,6 +1,7 @@
 //! A session (one stdio process, later one HTTP session), the calls in flight on it, and where replies go.
 
 use crate::context::{RequestCtx, Transport};
+use crate::error::CoreError;
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
 use crate::schema::CompiledSchema;
@@ -179,13 +180,15 @@ impl Call {
     }
 
     /// Checks structured content (JSON bytes) against the tool's output schema; `Err` names each problem.
-    pub fn check_output(&self, structured: &[u8]) -> Result<(), String> {
+    pub fn check_output(&self, structured: &[u8]) -> Result<(), CoreError> {
         let Some(schema) = &self.output else { return Ok(()) };
-        let value: Value =
-            serde_json::from_slice(structured).map_err(|e| format!("structured content is not JSON: {e}"))?;
+        let value: Value = serde_json::from_slice(structured)
+            .map_err(|e| CoreError::Result(format!("structured content is not JSON: {e}")))?;
         match schema.check(&value) {
             None => Ok(()),
-            Some(problems) => Err(format!("structured content does not match the tool's outputSchema: {problems}")),
+            Some(problems) => {
+                Err(CoreError::Result(format!("structured content does not match the tool's outputSchema: {problems}")))
+            }
         }
     }
 
@@ -252,14 +255,16 @@ impl Call {
 
     /// Sends a server→client request (e.g. `sampling/createMessage`) on this call's stream; the client's answer
     /// reaches `Dispatcher::reply` with `key`. Returns the request's id (JSON text).
-    pub fn request(&self, method: &str, params: &[u8], key: u64) -> Result<String, String> {
+    pub fn request(&self, method: &str, params: &[u8], key: u64) -> Result<String, CoreError> {
         if !self.is_active() {
-            return Err("the call has already finished".into());
+            return Err(CoreError::Finished);
         }
         let id = {
             let mut state = self.session.state();
             if state.pending.len() >= MAX_PENDING_REQUESTS {
-                return Err(format!("too many requests to the client are waiting (limit {MAX_PENDING_REQUESTS})"));
+                return Err(CoreError::Limit(format!(
+                    "too many requests to the client are waiting (limit {MAX_PENDING_REQUESTS})"
+                )));
             }
             let id = RequestId::from_number(state.next_request);
             state.next_request += 1;
@@ -328,8 +333,9 @@ impl Call {
     }
 
     /// Sends `notifications/message` if the session's level lets `level` through. `data` is JSON bytes.
-    pub fn log(&self, level: &str, logger: Option<&str>, data: &[u8]) -> Result<bool, String> {
-        let rank = protocol::log_rank(level).ok_or_else(|| format!("unknown log level {level:?}"))?;
+    pub fn log(&self, level: &str, logger: Option<&str>, data: &[u8]) -> Result<bool, CoreError> {
+        let rank =
+            protocol::log_rank(level).ok_or_else(|| CoreError::Argument(format!("unknown log level {level:?}")))?;
         if rank < self.ctx.log_rank(&self.session) || !self.is_active() {
             return Ok(false);
         }

@@ -1,0 +1,34 @@
+"""Every exception ferromcp raises or lets handlers raise, in one place.
+
+Raised by handlers (they become protocol answers):
+- `ToolError`: the tool failed; the client gets an `isError` result with its message.
+- `ResourceNotFound`: the resource does not exist (-32002).
+- `UrlElicitationRequired`: the user must complete URL-mode elicitations first (-32042).
+
+Raised by ferromcp:
+- `DefinitionError` (a `ValueError`): a tool, resource, template or prompt definition, or its schema, is
+  invalid; raised at registration.
+- `ResultError` (a `ValueError`): a result does not conform to the tool's `outputSchema`.
+- `McpError`: the client answered a request from the server (`ctx.elicit`, `ctx.sample`, ...) with an error,
+  or could not be asked.
+- `CallFinishedError`, `LimitError` (`RuntimeError`s): a call was used after it finished, or a bound was
+  reached; `Context` turns them into `McpError` for handlers.
+"""
+
+from __future__ import annotations
+
+from ._context import McpError
+from ._core import CallFinishedError, DefinitionError, LimitError, ResultError
+from ._surface import ResourceNotFound
+from ._tools import ToolError, UrlElicitationRequired
+
+__all__ = [
+    "CallFinishedError",
+    "DefinitionError",
+    "LimitError",
+    "McpError",
+    "ResourceNotFound",
+    "ResultError",
+    "ToolError",
+    "UrlElicitationRequired",
+]
