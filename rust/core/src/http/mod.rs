@@ -5,8 +5,11 @@
 //! - [`sink`]: how a POST is answered (plain JSON, switching to SSE when needed).
 //! - [`sse`]: resumable SSE streams with replay buffers.
 //! - [`body`]: response bodies.
+//! - [`routing`]: the 2026-07-28 routing headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
+//!   `Mcp-Param-*`) checked against the request body.
 
 pub mod body;
+pub mod routing;
 pub mod service;
 pub mod sessions;
 pub mod sink;
