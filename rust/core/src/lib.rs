@@ -11,6 +11,7 @@
 //! - [`session`]: sessions, in-flight calls, the `Outbound` and `Dispatcher` seams.
 //! - [`engine`]: the protocol engine (the method table, one module per method family, dispatch).
 //! - [`error`]: protocol errors as values (`McpError`).
+//! - [`request_state`]: sealed MRTR `requestState` (XChaCha20-Poly1305 under a key ring, bound to the request).
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 
@@ -23,6 +24,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod protocol;
 pub mod registry;
+pub mod request_state;
 pub mod schema;
 pub mod session;
 pub mod stdio;

@@ -1,10 +1,10 @@
 //! The protocol engine: classifies each message, answers every built-in method and every protocol error itself,
 //! and hands validated calls to the dispatcher. Transport-independent.
 //!
-//! - [`table`]: the method table (which function answers which method, and what gates it).
-//! - one module per method family: [`lifecycle`] (initialize, ping), [`tools`], [`resources`], [`prompts`],
-//!   [`completion`], [`logging`]; `tasks/*` are answered by [`crate::tasks`].
-//! - [`batch`]: JSON-RPC batches (2025-03-26 sessions).
+//! - `table`: the method table (which function answers which method, and what gates it).
+//! - one module per method family: `lifecycle` (initialize, ping), `tools`, `resources`, `prompts`,
+//!   `completion`, `logging`; `tasks/*` are answered by [`crate::tasks`].
+//! - `batch`: JSON-RPC batches (2025-03-26 sessions).
 
 use crate::context::RequestCtx;
 use crate::error::McpError;

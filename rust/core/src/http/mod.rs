@@ -6,8 +6,11 @@
 //! - [`sse`]: resumable SSE streams with replay buffers.
 //! - [`body`]: response bodies.
 //! - [`stack`]: the endpoint as a `tower::Service`, and the layer slot in front of it.
+//! - [`routing`]: the 2026-07-28 routing headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
+//!   `Mcp-Param-*`) checked against the request body.
 
 pub mod body;
+pub mod routing;
 pub mod service;
 pub mod sessions;
 pub mod sink;
