@@ -283,7 +283,7 @@ impl<T: Listed> Collection<T> {
             None => 0,
             Some(c) => {
                 let offset: usize = c.parse().ok()?;
-                if offset == 0 || offset % self.page_size != 0 {
+                if offset == 0 || !offset.is_multiple_of(self.page_size) {
                     return None;
                 }
                 offset / self.page_size
