@@ -3,6 +3,7 @@
 //! - [`framing`]: newline-delimited framing with a size limit.
 //! - [`jsonrpc`]: envelope parsing (params kept raw), classification, reply encoding.
 //! - [`protocol`]: protocol versions as a type (era, feature predicates), negotiation, logging levels.
+//! - [`bus`]: the notification bus (list changes, resource updates) and its in-memory implementation.
 //! - [`content`]: content blocks shaped for the protocol version in use.
 //! - [`context`]: `RequestCtx`, what a request is handled under (version, client capabilities, log threshold,
 //!   principal, transport).
@@ -15,6 +16,7 @@
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 
+pub mod bus;
 pub mod content;
 pub mod context;
 pub mod engine;

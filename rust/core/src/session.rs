@@ -1,5 +1,6 @@
 //! A session (one stdio process, later one HTTP session), the calls in flight on it, and where replies go.
 
+use crate::bus::{Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
 use crate::error::CoreError;
 use crate::jsonrpc::{self, RequestId};
@@ -134,6 +135,25 @@ impl Session {
     /// Server→client requests still waiting for an answer.
     pub fn pending_requests(&self) -> usize {
         self.state().pending.len()
+    }
+}
+
+/// A legacy session hears list changes once initialized, and updates of the resources it subscribed to.
+impl Receiver for Session {
+    fn deliver(&self, notice: &Notice, message: &[u8]) -> bool {
+        {
+            let state = self.state();
+            let wanted = state.version.is_some()
+                && match notice {
+                    Notice::ResourceUpdated(uri) => state.subscriptions.contains(uri),
+                    _ => true,
+                };
+            if !wanted {
+                return false;
+            }
+        }
+        self.out.send(message.to_vec(), OutKind::Notification);
+        true
     }
 }
 

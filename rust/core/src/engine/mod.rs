@@ -6,6 +6,7 @@
 //!   `completion`, `logging`; `tasks/*` are answered by [`crate::tasks`].
 //! - `batch`: JSON-RPC batches (2025-03-26 sessions).
 
+use crate::bus::{Bus, LocalBus, Notice, Receiver};
 use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
@@ -17,7 +18,7 @@ use batch::BatchReply;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 
 /// Static facts about the server, fixed at construction.
 pub struct ServerConfig {
@@ -31,8 +32,8 @@ pub struct ServerConfig {
 pub struct Engine {
     config: ServerConfig,
     registry: RwLock<Arc<Registry>>,
-    /// Live sessions, for notifications that go to every client (list changes, resource updates).
-    sessions: Mutex<Vec<Weak<Session>>>,
+    /// Where list changes and resource updates are published; sessions (and later listen streams) receive them.
+    bus: Arc<dyn Bus>,
 }
 
 #[derive(Deserialize)]
@@ -43,8 +44,18 @@ struct CancelledParams<'a> {
 
 impl Engine {
     pub fn new(config: ServerConfig) -> Engine {
+        Self::with_bus(config, LocalBus::new())
+    }
+
+    /// An engine publishing its notices on `bus` (one shared by several processes, for instance).
+    pub fn with_bus(config: ServerConfig, bus: Arc<dyn Bus>) -> Engine {
         let registry = Registry::new(config.page_size);
-        Engine { config, registry: RwLock::new(Arc::new(registry)), sessions: Mutex::new(Vec::new()) }
+        Engine { config, registry: RwLock::new(Arc::new(registry)), bus }
+    }
+
+    /// The bus this engine publishes list changes and resource updates on.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
     }
 
     pub(crate) fn page_size(&self) -> usize {
@@ -73,40 +84,19 @@ impl Engine {
             }
         };
         if let (true, Some(kind)) = (changed, kind) {
-            let method = match kind {
-                ListKind::Tools => "notifications/tools/list_changed",
-                ListKind::Resources => "notifications/resources/list_changed",
-                ListKind::Prompts => "notifications/prompts/list_changed",
-            };
-            self.broadcast(|_| true, &jsonrpc::notification(method, b"{}"));
+            self.bus.publish(match kind {
+                ListKind::Tools => Notice::ToolsChanged,
+                ListKind::Resources => Notice::ResourcesChanged,
+                ListKind::Prompts => Notice::PromptsChanged,
+            });
         }
         changed
     }
 
-    /// Tracks a session for broadcasts (list changes, resource updates). Transports call it once per session.
+    /// Joins a session to the bus (list changes, resource updates). Transports call it once per session.
     pub fn register_session(&self, session: &Arc<Session>) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        // NOTE: pruning ended sessions on every registration made opening n sessions O(n²); in batches it is
-        // amortised O(1), and at most 256 dead entries wait for the next prune (or broadcast).
-        if sessions.len() % 256 == 255 {
-            sessions.retain(|w| w.strong_count() > 0);
-        }
-        sessions.push(Arc::downgrade(session));
-    }
-
-    /// Sends `msg` to every initialized session for which `select` holds.
-    pub(crate) fn broadcast<F: Fn(&Session) -> bool>(&self, select: F, msg: &[u8]) -> usize {
-        let live: Vec<Arc<Session>> = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-            sessions.retain(|w| w.strong_count() > 0);
-            sessions.iter().filter_map(Weak::upgrade).collect()
-        };
-        let mut sent = 0;
-        for session in live.iter().filter(|s| s.version().is_some() && select(s)) {
-            session.out.send(msg.to_vec(), OutKind::Notification);
-            sent += 1;
-        }
-        sent
+        let receiver: Weak<dyn Receiver> = Arc::downgrade(session) as Weak<Session>;
+        self.bus.join(receiver);
     }
 
     /// Handles one framed input (a line) on `session`, replying through the session's own outbound.

@@ -4,8 +4,8 @@
 
 use super::table::{answer_page, ListParams, Req, RequestMeta};
 use super::Engine;
+use crate::bus::Notice;
 use crate::error::McpError;
-use crate::jsonrpc;
 use crate::registry::{ListKind, Resource, ResourceTemplate};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -70,11 +70,6 @@ impl Engine {
 
     /// Sends `notifications/resources/updated` to the sessions subscribed to `uri`; returns how many.
     pub fn notify_resource_updated(&self, uri: &str) -> usize {
-        let mut params = Vec::with_capacity(16 + uri.len());
-        params.extend_from_slice(b"{\"uri\":");
-        jsonrpc::push_json_string(&mut params, uri);
-        params.push(b'}');
-        let msg = jsonrpc::notification("notifications/resources/updated", &params);
-        self.broadcast(|s| s.state().subscriptions.contains(uri), &msg)
+        self.bus.publish(Notice::ResourceUpdated(uri.to_owned()))
     }
 }

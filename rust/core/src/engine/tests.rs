@@ -1,5 +1,6 @@
 use super::*;
 use crate::registry::Tool;
+use std::sync::Mutex;
 use crate::session::Dispatcher;
 use serde_json::json;
 

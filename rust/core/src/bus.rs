@@ -1,0 +1,168 @@
+//! The notification bus: what every interested receiver must hear about (a list changed, a resource was
+//! updated) is published once and fanned out to the receivers that want it.
+//!
+//! Receivers are legacy sessions today (each takes what its protocol state asks for: list changes once
+//! initialized, resource updates for the URIs it subscribed to) and, in the stateless era, `subscriptions/listen`
+//! streams. The in-memory `LocalBus` reaches this process's receivers; an out-of-process bus (Redis) publishes to
+//! the other processes too, whose buses deliver to theirs. `publish` never blocks on delivery.
+
+use crate::jsonrpc;
+use std::sync::{Arc, Mutex, Weak};
+
+/// Something receivers may need to hear about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    ToolsChanged,
+    PromptsChanged,
+    ResourcesChanged,
+    /// The resource at this URI changed.
+    ResourceUpdated(String),
+}
+
+impl Notice {
+    pub fn method(&self) -> &'static str {
+        match self {
+            Notice::ToolsChanged => "notifications/tools/list_changed",
+            Notice::PromptsChanged => "notifications/prompts/list_changed",
+            Notice::ResourcesChanged => "notifications/resources/list_changed",
+            Notice::ResourceUpdated(_) => "notifications/resources/updated",
+        }
+    }
+
+    /// The notice as a JSON-RPC notification.
+    pub fn to_notification(&self) -> Vec<u8> {
+        match self {
+            Notice::ResourceUpdated(uri) => {
+                let mut params = Vec::with_capacity(16 + uri.len());
+                params.extend_from_slice(b"{\"uri\":");
+                jsonrpc::push_json_string(&mut params, uri);
+                params.push(b'}');
+                jsonrpc::notification(self.method(), &params)
+            }
+            _ => jsonrpc::notification(self.method(), b"{}"),
+        }
+    }
+}
+
+/// Where notices are delivered.
+pub trait Receiver: Send + Sync {
+    /// Delivers `notice` if this receiver wants it (`message` is its notification, encoded once per publish);
+    /// returns whether it was delivered.
+    fn deliver(&self, notice: &Notice, message: &[u8]) -> bool;
+}
+
+pub trait Bus: Send + Sync {
+    /// Publishes a notice; returns how many receivers of this process took it.
+    fn publish(&self, notice: Notice) -> usize;
+    /// Adds a receiver, held weakly: it leaves the bus when it is dropped.
+    fn join(&self, receiver: Weak<dyn Receiver>);
+}
+
+/// The bus of one process: receivers in a list, dead ones pruned as they are found.
+#[derive(Default)]
+pub struct LocalBus {
+    receivers: Mutex<Vec<Weak<dyn Receiver>>>,
+}
+
+impl LocalBus {
+    pub fn new() -> Arc<LocalBus> {
+        Arc::new(LocalBus::default())
+    }
+
+    /// Receivers still alive.
+    pub fn len(&self) -> usize {
+        self.receivers.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|w| w.strong_count() > 0).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Bus for LocalBus {
+    fn publish(&self, notice: Notice) -> usize {
+        let live: Vec<Arc<dyn Receiver>> = {
+            let mut receivers = self.receivers.lock().unwrap_or_else(|p| p.into_inner());
+            receivers.retain(|w| w.strong_count() > 0);
+            receivers.iter().filter_map(Weak::upgrade).collect()
+        };
+        // Delivered outside the lock: a receiver may take its own locks, or join the bus.
+        let message = notice.to_notification();
+        live.iter().filter(|r| r.deliver(&notice, &message)).count()
+    }
+
+    fn join(&self, receiver: Weak<dyn Receiver>) {
+        let mut receivers = self.receivers.lock().unwrap_or_else(|p| p.into_inner());
+        // NOTE: pruning dead receivers on every join made opening n sessions O(n²); in batches it is amortised
+        // O(1), and at most 256 dead entries wait for the next prune (or publish).
+        if receivers.len() % 256 == 255 {
+            receivers.retain(|w| w.strong_count() > 0);
+        }
+        receivers.push(receiver);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Takes list changes, and updates of one URI.
+    struct Watcher {
+        uri: &'static str,
+        got: Mutex<Vec<Value>>,
+    }
+
+    impl Receiver for Watcher {
+        fn deliver(&self, notice: &Notice, message: &[u8]) -> bool {
+            if matches!(notice, Notice::ResourceUpdated(uri) if uri != self.uri) {
+                return false;
+            }
+            let v = serde_json::from_slice(message).unwrap_or(Value::Null);
+            self.got.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+            true
+        }
+    }
+
+    fn watcher(uri: &'static str) -> Arc<Watcher> {
+        Arc::new(Watcher { uri, got: Mutex::new(Vec::new()) })
+    }
+
+    fn joined(bus: &LocalBus, w: &Arc<Watcher>) {
+        let as_receiver: Arc<dyn Receiver> = w.clone();
+        bus.join(Arc::downgrade(&as_receiver));
+    }
+
+    #[test]
+    fn notices_reach_the_receivers_that_want_them() {
+        let bus = LocalBus::new();
+        let (a, b) = (watcher("file:///a"), watcher("file:///b"));
+        joined(&bus, &a);
+        joined(&bus, &b);
+        assert_eq!(bus.publish(Notice::ToolsChanged), 2);
+        assert_eq!(bus.publish(Notice::ResourceUpdated("file:///a".into())), 1);
+        let got = a.got.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(
+            got[0],
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed", "params": {}})
+        );
+        assert_eq!(got[1]["params"], serde_json::json!({"uri": "file:///a"}));
+        assert_eq!(b.got.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+    }
+
+    #[test]
+    fn dropped_receivers_leave_the_bus() {
+        let bus = LocalBus::new();
+        let kept = watcher("x");
+        joined(&bus, &kept);
+        for _ in 0..600 {
+            joined(&bus, &watcher("y")); // dropped at once
+        }
+        assert!(bus.receivers.lock().unwrap_or_else(|p| p.into_inner()).len() < 300, "dead receivers were not pruned");
+        assert_eq!(bus.len(), 1);
+        assert_eq!(bus.publish(Notice::PromptsChanged), 1);
+        drop(kept);
+        assert!(bus.is_empty());
+        assert_eq!(bus.publish(Notice::ResourcesChanged), 0);
+    }
+}
