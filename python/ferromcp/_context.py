@@ -146,7 +146,7 @@ class Context:
         key, future = self._requests.expect_reply()
         try:
             request_id = self._handle.request(method, orjson.dumps(params), key)
-        except (CallFinishedError, LimitError) as exc:
+        except (CallFinishedError, LimitError, NotImplementedError) as exc:
             self._requests.forget_reply(key)
             raise McpError(-32603, str(exc)) from None
         try:

@@ -3,7 +3,7 @@
 //! them for users.
 
 use ferromcp_core::error::CoreError;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::{create_exception, PyErr};
 
@@ -36,6 +36,7 @@ pub fn to_py(error: CoreError) -> PyErr {
         CoreError::Finished => CallFinishedError::new_err(message),
         CoreError::Limit(_) => LimitError::new_err(message),
         CoreError::Argument(_) => PyValueError::new_err(message),
+        CoreError::Unsupported(_) => PyNotImplementedError::new_err(message),
     }
 }
 

@@ -32,6 +32,8 @@ pub enum LogThreshold {
     Session,
     /// Fixed for the request (a rank from `protocol::log_rank`; 0 lets everything through).
     Fixed(u8),
+    /// Nothing is sent (a stateless request that set no `logLevel`).
+    Off,
 }
 
 #[derive(Clone, Debug)]
@@ -67,7 +69,13 @@ impl RequestCtx {
         match self.log {
             LogThreshold::Session => session.log_rank.load(Ordering::Relaxed),
             LogThreshold::Fixed(rank) => rank,
+            LogThreshold::Off => u8::MAX,
         }
+    }
+
+    /// Whether the request is a stateless (2026-07-28) one.
+    pub fn is_modern(&self) -> bool {
+        !self.version.is_legacy()
     }
 }
 

@@ -45,6 +45,14 @@ impl McpError {
         McpError::new(RESOURCE_NOT_FOUND, format!("Resource not found: {uri}")).with_data(data)
     }
 
+    /// The same error as the stateless era spells it: an unknown resource is -32602 there (-32002 is legacy).
+    pub fn for_modern(mut self) -> McpError {
+        if self.code == RESOURCE_NOT_FOUND {
+            self.code = INVALID_PARAMS;
+        }
+        self
+    }
+
     /// The error response to request `id` (or without id when there is none to answer).
     pub fn encode(&self, id: Option<&RequestId>) -> Vec<u8> {
         jsonrpc::error_response(id, self.code, &self.message, self.data.as_deref())
@@ -73,14 +81,18 @@ pub enum CoreError {
     Limit(String),
     /// An argument is not one the protocol knows (e.g. a log level).
     Argument(String),
+    /// Not available for this request (e.g. a request to the client from a stateless request).
+    Unsupported(String),
 }
 
 impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CoreError::Definition(m) | CoreError::Result(m) | CoreError::Limit(m) | CoreError::Argument(m) => {
-                f.write_str(m)
-            }
+            CoreError::Definition(m)
+            | CoreError::Result(m)
+            | CoreError::Limit(m)
+            | CoreError::Argument(m)
+            | CoreError::Unsupported(m) => f.write_str(m),
             CoreError::Finished => f.write_str("the call has already finished"),
         }
     }

@@ -55,6 +55,9 @@ impl ProtocolVersion {
         ProtocolVersion::V2024_11_05,
     ];
 
+    /// The stateless versions: every request names its version in `_meta`.
+    pub const MODERN: [ProtocolVersion; 1] = [ProtocolVersion::V2026_07_28];
+
     /// What `initialize` answers when the client asks for a version we do not negotiate (including modern ones,
     /// which have no handshake: a legacy client must get a legacy version back).
     pub const LATEST_LEGACY: ProtocolVersion = ProtocolVersion::V2025_11_25;
@@ -105,6 +108,20 @@ impl fmt::Display for ProtocolVersion {
         f.write_str(self.as_str())
     }
 }
+
+/// `_meta` keys of the stateless era (2026-07-28).
+pub mod meta {
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+    pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+}
+
+/// The error codes of the stateless era.
+pub const HEADER_MISMATCH: i32 = -32020;
+pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i32 = -32021;
+pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
 
 /// RFC 5424 severities as MCP names them, least severe first.
 pub const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];

@@ -2,7 +2,7 @@
 
 use crate::bus::{Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
-use crate::error::CoreError;
+use crate::error::{CoreError, RESOURCE_NOT_FOUND};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
 use crate::schema::CompiledSchema;
@@ -170,6 +170,8 @@ pub struct Call {
     done: AtomicBool,
     /// The tool's output schema: structured results must conform.
     output: Option<Arc<CompiledSchema>>,
+    /// The client may cache the result (a read): stateless results then carry `ttlMs` and `cacheScope`.
+    cacheable: bool,
 }
 
 impl Call {
@@ -181,7 +183,22 @@ impl Call {
         session: Arc<Session>,
         reply: Arc<dyn Outbound>,
     ) -> Call {
-        Call { id, handler_id, progress_token, ctx, session, reply, done: AtomicBool::new(false), output: None }
+        Call {
+            id,
+            handler_id,
+            progress_token,
+            ctx,
+            session,
+            reply,
+            done: AtomicBool::new(false),
+            output: None,
+            cacheable: false,
+        }
+    }
+
+    pub(crate) fn with_cacheable_result(mut self, cacheable: bool) -> Call {
+        self.cacheable = cacheable;
+        self
     }
 
     pub(crate) fn with_output(mut self, output: Option<Arc<CompiledSchema>>) -> Call {
@@ -255,7 +272,12 @@ impl Call {
         if !self.finish() {
             return false;
         }
-        self.reply.send(jsonrpc::result_response(&self.id, result), OutKind::Response);
+        if self.ctx.is_modern() {
+            let shaped = crate::engine::shape_result(result, self.cacheable);
+            self.reply.send(jsonrpc::result_response(&self.id, &shaped), OutKind::Response);
+        } else {
+            self.reply.send(jsonrpc::result_response(&self.id, result), OutKind::Response);
+        }
         true
     }
 
@@ -269,6 +291,7 @@ impl Call {
         if !self.finish() {
             return false;
         }
+        let code = if self.ctx.is_modern() && code == RESOURCE_NOT_FOUND { jsonrpc::INVALID_PARAMS } else { code };
         self.reply.send(jsonrpc::error_response(Some(&self.id), code, message, data), OutKind::Response);
         true
     }
@@ -278,6 +301,13 @@ impl Call {
     pub fn request(&self, method: &str, params: &[u8], key: u64) -> Result<String, CoreError> {
         if !self.is_active() {
             return Err(CoreError::Finished);
+        }
+        if self.ctx.is_modern() {
+            // 2026-07-28 servers never send requests; input-required round trips will carry them.
+            return Err(CoreError::Unsupported(format!(
+                "{method}: asking the client during a 2026-07-28 request (an input-required round trip) is not \
+                 supported yet; the client can connect with the initialize handshake instead"
+            )));
         }
         let id = {
             let mut state = self.session.state();

@@ -180,6 +180,23 @@ impl Engine {
         reply: &Arc<dyn Outbound>,
     ) {
         let entry = table::lookup(method);
+        let modern = match era::modern_ctx(session, params) {
+            Ok(modern) => modern,
+            Err(error) => return reply.send(error.encode(Some(&id)), OutKind::Response),
+        };
+        if let Some(ctx) = modern {
+            // Stateless: nothing of the session is read, and the errors are the modern ones.
+            let outcome = match entry {
+                Some(m) if m.modern && m.offered.by(&self.registry()) => {
+                    (m.handler)(self, &table::Req { session, ctx: Some(ctx), id: &id, method, params, reply })
+                }
+                _ => Err(McpError::method_not_found(format!("Method not found: {method}"))),
+            };
+            if let Err(error) = outcome {
+                reply.send(error.for_modern().encode(Some(&id)), OutKind::Response);
+            }
+            return;
+        }
         let ctx = RequestCtx::legacy(session);
         let outcome = if !entry.is_some_and(|m| m.before_initialize) && ctx.is_none() {
             Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
@@ -215,8 +232,11 @@ impl Engine {
             return None;
         };
         let token = progress_token.filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
-        let call =
-            Arc::new(Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone()).with_output(output));
+        let call = Arc::new(
+            Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone())
+                .with_output(output)
+                .with_cacheable_result(era::cacheable(req.method)),
+        );
         {
             let mut state = session.state();
             if state.inflight.contains_key(id) {
@@ -252,6 +272,7 @@ impl Engine {
 
 mod batch;
 mod completion;
+mod era;
 mod lifecycle;
 mod logging;
 mod prompts;
@@ -259,6 +280,7 @@ mod resources;
 mod table;
 mod tools;
 
+pub(crate) use era::shape_result;
 pub use tools::error_result;
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The method table: every request method the engine answers, what gates it, and the function that answers it.
 //! Adding a method is one entry here and one function in its family's module.
 
-use super::{completion, lifecycle, logging, prompts, resources, tools, Engine};
+use super::{completion, era, lifecycle, logging, prompts, resources, tools, Engine};
 use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc::{self, RequestId};
@@ -25,8 +25,12 @@ pub(super) struct Req<'a> {
 }
 
 impl<'a> Req<'a> {
-    /// Sends `result` (JSON bytes) as the response.
+    /// Sends `result` (JSON bytes) as the response, shaped for the request's era.
     pub fn answer(&self, result: &[u8]) {
+        if self.ctx.as_ref().is_some_and(RequestCtx::is_modern) {
+            let shaped = era::shape_result(result, era::cacheable(self.method));
+            return self.reply.send(jsonrpc::result_response(self.id, &shaped), OutKind::Response);
+        }
         self.reply.send(jsonrpc::result_response(self.id, result), OutKind::Response);
     }
 
@@ -67,32 +71,46 @@ pub(super) struct Method {
     pub name: &'static str,
     /// Answered before `initialize` (only `initialize` and `ping`).
     pub before_initialize: bool,
+    /// Part of the stateless era (2026-07-28) too; legacy-only methods are -32601 there.
+    pub modern: bool,
     pub offered: Offered,
     pub handler: Handler,
 }
 
+/// A method of both eras.
 const fn method(name: &'static str, offered: Offered, handler: Handler) -> Method {
-    Method { name, before_initialize: false, offered, handler }
+    Method { name, before_initialize: false, modern: true, offered, handler }
+}
+
+/// A method of the legacy era only.
+const fn legacy(name: &'static str, offered: Offered, handler: Handler) -> Method {
+    Method { name, before_initialize: false, modern: false, offered, handler }
 }
 
 pub(super) static METHODS: &[Method] = &[
-    Method { name: "initialize", before_initialize: true, offered: Offered::Always, handler: lifecycle::initialize },
-    Method { name: "ping", before_initialize: true, offered: Offered::Always, handler: lifecycle::ping },
+    Method {
+        name: "initialize",
+        before_initialize: true,
+        modern: false,
+        offered: Offered::Always,
+        handler: lifecycle::initialize,
+    },
+    Method { name: "ping", before_initialize: true, modern: false, offered: Offered::Always, handler: lifecycle::ping },
     method("tools/list", Offered::Always, tools::list),
     method("tools/call", Offered::Always, tools::call),
-    method("logging/setLevel", Offered::Always, logging::set_level),
+    legacy("logging/setLevel", Offered::Always, logging::set_level),
     method("resources/list", Offered::Resources, resources::list),
     method("resources/templates/list", Offered::Resources, resources::templates_list),
     method("resources/read", Offered::Resources, resources::read),
-    method("resources/subscribe", Offered::Resources, resources::subscribe),
-    method("resources/unsubscribe", Offered::Resources, resources::unsubscribe),
+    legacy("resources/subscribe", Offered::Resources, resources::subscribe),
+    legacy("resources/unsubscribe", Offered::Resources, resources::unsubscribe),
     method("prompts/list", Offered::Prompts, prompts::list),
     method("prompts/get", Offered::Prompts, prompts::get),
     method("completion/complete", Offered::Completion, completion::complete),
-    method("tasks/get", Offered::TaskTools, tasks),
-    method("tasks/result", Offered::TaskTools, tasks),
-    method("tasks/list", Offered::TaskTools, tasks),
-    method("tasks/cancel", Offered::TaskTools, tasks),
+    legacy("tasks/get", Offered::TaskTools, tasks),
+    legacy("tasks/result", Offered::TaskTools, tasks),
+    legacy("tasks/list", Offered::TaskTools, tasks),
+    legacy("tasks/cancel", Offered::TaskTools, tasks),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Method> {

@@ -1,8 +1,9 @@
 use super::*;
+use crate::error::CoreError;
 use crate::registry::Tool;
-use std::sync::Mutex;
 use crate::session::Dispatcher;
 use serde_json::json;
+use std::sync::Mutex;
 
 #[derive(Default)]
 struct Recorder {
@@ -395,4 +396,71 @@ fn task_cancellation_and_support_rules() {
     assert_eq!(code(&required[0]), -32601);
     let forbidden = f.send(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","task":{}}}));
     assert_eq!(code(&forbidden[0]), -32601);
+}
+
+// -- the stateless era (2026-07-28): requests carry their context in `_meta` ---------------------------------
+
+fn modern(id: i64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+#[test]
+fn modern_requests_need_no_session_and_carry_result_type() {
+    let f = Fixture::new();
+    let r = f.send(modern(1, "tools/list", json!({})));
+    assert_eq!(r[0]["result"]["resultType"], "complete");
+    assert_eq!(r[0]["result"]["ttlMs"], 0);
+    assert_eq!(r[0]["result"]["cacheScope"], "public");
+    assert_eq!(r[0]["result"]["tools"][0]["name"], "add");
+    // The session was never initialized, and still is not.
+    assert!(f.session.version().is_none());
+    f.send(modern(2, "tools/call", json!({"name": "add", "arguments": {"a": 1, "b": 2}})));
+    let (call, args) = f.calls.take().remove(0);
+    assert!(call.ctx.is_modern());
+    assert_eq!(args, json!({"a": 1, "b": 2}));
+    assert!(call.respond(br#"{"content":[]}"#));
+    assert_eq!(f.out.take()[0]["result"], json!({"resultType": "complete", "content": []}));
+}
+
+#[test]
+fn modern_errors() {
+    let f = Fixture::new();
+    // Legacy-only methods, and unknown ones, are not found.
+    for method in ["initialize", "ping", "logging/setLevel", "nope"] {
+        assert_eq!(code(&f.send(modern(1, method, json!({})))[0]), -32601, "{method}");
+    }
+    // An unknown version names the supported ones.
+    let mut bad = modern(2, "tools/list", json!({}));
+    bad["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-11-25");
+    let r = f.send(bad);
+    assert_eq!(code(&r[0]), -32022);
+    assert_eq!(r[0]["error"]["data"], json!({"supported": ["2026-07-28"], "requested": "2025-11-25"}));
+    // Client capabilities are required.
+    let mut missing = modern(3, "tools/list", json!({}));
+    missing["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
+    assert_eq!(code(&f.send(missing)[0]), -32602);
+    // An invalid log level is invalid params.
+    let mut loud = modern(4, "tools/list", json!({}));
+    loud["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!("loud");
+    assert_eq!(code(&f.send(loud)[0]), -32602);
+}
+
+#[test]
+fn modern_logging_only_with_a_log_level_and_no_requests_to_the_client() {
+    let f = Fixture::new();
+    f.send(modern(1, "tools/call", json!({"name": "echo", "arguments": {}})));
+    let (quiet, _) = f.calls.take().remove(0);
+    assert_eq!(quiet.log("emergency", None, b"1"), Ok(false), "no logLevel: nothing is sent");
+    assert_eq!(quiet.request("roots/list", b"{}", 1).map_err(|e| matches!(e, CoreError::Unsupported(_))), Err(true));
+
+    let mut chatty = modern(2, "tools/call", json!({"name": "echo", "arguments": {}}));
+    chatty["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!("warning");
+    f.send(chatty);
+    let (call, _) = f.calls.take().remove(0);
+    assert_eq!(call.log("info", None, b"1"), Ok(false));
+    assert_eq!(call.log("error", None, b"2"), Ok(true));
 }

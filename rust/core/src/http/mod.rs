@@ -25,7 +25,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use service::Service;
 use sessions::{SessionLimits, SessionRegistry};
-use stack::{HttpService, McpService};
+use stack::{McpService, Stack};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -109,11 +109,11 @@ impl HttpServer {
     }
 
     /// `start`, with the endpoint wrapped by `layers` (authentication, rate limits, metrics, extra routes).
-    pub fn start_with(
+    pub fn start_with<S: Stack>(
         engine: Arc<Engine>,
         dispatcher: Arc<dyn Dispatcher>,
         config: HttpConfig,
-        layers: impl FnOnce(McpService) -> HttpService,
+        layers: impl FnOnce(McpService) -> S,
     ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.io_threads.max(1))
@@ -228,7 +228,7 @@ impl AcceptBackoff {
     }
 }
 
-async fn accept_loop(listener: TcpListener, service: HttpService, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop<S: Stack>(listener: TcpListener, service: S, mut shutdown: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder.keep_alive(true);

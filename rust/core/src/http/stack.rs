@@ -16,8 +16,32 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::util::BoxCloneSyncService;
 
-/// The service every connection is served by, after layers: what `HttpServer::start_with` builds.
+/// A boxed stack, for layers whose service type is awkward to name.
 pub type HttpService = BoxCloneSyncService<Request<Incoming>, Response<HttpBody>, Infallible>;
+
+/// What `HttpServer::start_with` can serve connections with: the endpoint, possibly behind layers. Each request
+/// is answered by a clone of it (cheap for the endpoint alone: one reference count).
+pub trait Stack:
+    tower::Service<Request<Incoming>, Response = Response<HttpBody>, Error = Infallible, Future = Self::Fut>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+    type Fut: Future<Output = Result<Response<HttpBody>, Infallible>> + Send + 'static;
+}
+
+impl<S> Stack for S
+where
+    S: tower::Service<Request<Incoming>, Response = Response<HttpBody>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Fut = S::Future;
+}
 
 /// The MCP endpoint (POST / GET / DELETE on the configured path) as a tower service. Never fails: every
 /// problem is an HTTP response.
@@ -51,8 +75,8 @@ where
 }
 
 /// No layers: the endpoint alone.
-pub fn plain(service: McpService) -> HttpService {
-    BoxCloneSyncService::new(service)
+pub fn plain(service: McpService) -> McpService {
+    service
 }
 
 #[cfg(test)]

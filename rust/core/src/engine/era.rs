@@ -1,0 +1,124 @@
+//! The era gate: a request whose `params._meta` names a protocol version is a stateless (2026-07-28) request
+//! and is handled with the context its `_meta` declares, never a session's; any other request belongs to the
+//! legacy session it arrived on. Errors are the modern ones (-32022 for an unsupported version, -32602 for a
+//! missing required `_meta` field), so a client probing the era learns it from the answer.
+
+use crate::context::{LogThreshold, RequestCtx};
+use crate::error::McpError;
+use crate::protocol::{self, meta, ProtocolVersion, UNSUPPORTED_PROTOCOL_VERSION};
+use crate::session::Session;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+struct Params<'a> {
+    #[serde(rename = "_meta", borrow, default)]
+    meta: Option<Meta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow, default)]
+    protocol_version: Option<&'a RawValue>,
+    #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default)]
+    client_capabilities: Option<Value>,
+    #[serde(rename = "io.modelcontextprotocol/logLevel", default)]
+    log_level: Option<Value>,
+}
+
+/// The context of a stateless request, `None` for a legacy one (no `_meta` protocol version).
+pub(super) fn modern_ctx(session: &Session, params: Option<&RawValue>) -> Result<Option<RequestCtx>, McpError> {
+    // Cheap first: only requests that mention the key are parsed for it.
+    let Some(raw) = params.filter(|p| p.get().contains(meta::PROTOCOL_VERSION)) else { return Ok(None) };
+    let Ok(Params { meta: Some(m) }) = serde_json::from_str::<Params<'_>>(raw.get()) else { return Ok(None) };
+    let Some(requested) = m.protocol_version else { return Ok(None) };
+    let version = serde_json::from_str::<&str>(requested.get())
+        .ok()
+        .and_then(ProtocolVersion::parse)
+        .filter(|v| !v.is_legacy())
+        .ok_or_else(|| unsupported(requested))?;
+    let capabilities = match m.client_capabilities {
+        Some(Value::Object(caps)) => caps,
+        _ => {
+            return Err(McpError::invalid_params(format!(
+                "Invalid params: _meta[\"{}\"] (an object) is required",
+                meta::CLIENT_CAPABILITIES
+            )))
+        }
+    };
+    let log = match m.log_level {
+        None => LogThreshold::Off,
+        Some(Value::String(level)) => LogThreshold::Fixed(protocol::log_rank(&level).ok_or_else(|| bad_level(&level))?),
+        Some(other) => return Err(bad_level(&other.to_string())),
+    };
+    Ok(Some(RequestCtx {
+        version,
+        client_capabilities: Arc::new(capabilities),
+        log,
+        principal: None,
+        transport: session.transport,
+    }))
+}
+
+fn unsupported(requested: &RawValue) -> McpError {
+    let supported: Vec<&str> = ProtocolVersion::MODERN.iter().map(|v| v.as_str()).collect();
+    let requested: Value = serde_json::from_str(requested.get()).unwrap_or(Value::Null);
+    let data = json!({"supported": supported, "requested": requested}).to_string();
+    McpError::new(UNSUPPORTED_PROTOCOL_VERSION, format!("Unsupported protocol version: {requested}")).with_data(data)
+}
+
+fn bad_level(level: &str) -> McpError {
+    McpError::invalid_params(format!("Invalid params: _meta[\"{}\"] is not a log level: {level}", meta::LOG_LEVEL))
+}
+
+/// The fields every stateless result carries, spliced after its opening brace: `resultType`, and for results a
+/// client may cache (lists, reads), `ttlMs` and `cacheScope`.
+pub(crate) fn shape_result(result: &[u8], cacheable: bool) -> Vec<u8> {
+    let extra: &[u8] = if cacheable {
+        br#""resultType":"complete","ttlMs":0,"cacheScope":"public""#
+    } else {
+        br#""resultType":"complete""#
+    };
+    let body = result.strip_prefix(b"{").unwrap_or(result);
+    let mut out = Vec::with_capacity(result.len() + extra.len() + 2);
+    out.push(b'{');
+    out.extend_from_slice(extra);
+    if !body.starts_with(b"}") {
+        out.push(b',');
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// Whether a method's result may be cached by the client (SEP-2549): discovery, the lists, and reads.
+pub(crate) fn cacheable(method: &str) -> bool {
+    matches!(
+        method,
+        "server/discover"
+            | "tools/list"
+            | "prompts/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shaping_splices_after_the_brace() {
+        assert_eq!(shape_result(b"{}", false), br#"{"resultType":"complete"}"#.to_vec());
+        assert_eq!(
+            shape_result(br#"{"tools":[]}"#, true),
+            br#"{"resultType":"complete","ttlMs":0,"cacheScope":"public","tools":[]}"#.to_vec()
+        );
+        let v: Value = serde_json::from_slice(&shape_result(br#"{"content":[{"type":"text","text":"}"}]}"#, false))
+            .unwrap_or_default();
+        assert_eq!(v["content"][0]["text"], "}");
+        assert_eq!(v["resultType"], "complete");
+    }
+}

@@ -1,0 +1,111 @@
+"""The stateless era (2026-07-28) over stdio, through the official client in `mode="2026-07-28"`: each request
+carries its version and capabilities in `_meta`, no `initialize` is sent, every result carries `resultType`
+(and, for lists and reads, `ttlMs` and `cacheScope`), and every message validates against the 2026-07-28 schema.
+The same server process keeps serving legacy clients (the other stdio tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import StdioServerParameters
+from mcp.client.client import Client
+from mcp.shared.exceptions import MCPError
+
+from tests.support.paths import EVERYTHING, ROOT, TESTS
+from tests.support.schema import check_transcript
+from tests.support.stdio import read_transcript
+
+MODERN = "2026-07-28"
+
+
+@contextlib.asynccontextmanager
+async def modern_client(tmp_path: Path, **client_options: Any) -> AsyncIterator[Client]:
+    """The official client over stdio in the stateless era; on a clean exit every line is schema-checked."""
+    log = tmp_path / "wire.log"
+    tee = TESTS / "support" / "tee_proxy.py"
+    params = StdioServerParameters(
+        command=sys.executable, args=[str(tee), str(log), "--", sys.executable, str(EVERYTHING)], cwd=str(ROOT)
+    )
+    async with Client(params, mode=MODERN, **client_options) as connected:
+        yield connected
+    lines = read_transcript(log)
+    sent = [line for direction, line in lines if direction == "in"]
+    assert sent and all(
+        '"io.modelcontextprotocol/protocolVersion":"2026-07-28"' in line.replace(" ", "") for line in sent
+    )
+    assert not any('"initialize"' in line for line in sent)
+    for msg in check_transcript(lines, MODERN):
+        if "result" in msg:
+            assert msg["result"]["resultType"] == "complete", msg
+
+
+def text_of(result: Any) -> str:
+    return result.content[0].text
+
+
+async def test_tools(tmp_path: Path) -> None:
+    async with modern_client(tmp_path) as client:
+        await tools(client)
+
+
+async def tools(client: Client) -> None:
+    names = [t.name for t in (await client.list_tools()).tools]
+    assert names[:3] == ["echo", "add", "scale"]
+    assert text_of(await client.call_tool("echo", {"text": "stateless"})) == "stateless"
+    assert (await client.call_tool("add", {"a": 2, "b": 3})).structured_content == {"result": 5}
+    bad = await client.call_tool("add", {"a": "two", "b": 3})
+    assert bad.is_error and "Invalid arguments" in text_of(bad)
+    with pytest.raises(MCPError) as unknown:
+        await client.call_tool("no_such_tool", {})
+    assert unknown.value.error.code == -32602
+
+
+async def test_progress_is_sent_on_the_request(tmp_path: Path) -> None:
+    async with modern_client(tmp_path) as client:
+        await progress(client)
+
+
+async def progress(client: Client) -> None:
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    result = await client.call_tool("progress", {"steps": 3}, progress_callback=on_progress)
+    assert not result.is_error
+    assert seen == [1, 2, 3]
+
+
+async def test_resources_prompts_and_templates(tmp_path: Path) -> None:
+    async with modern_client(tmp_path) as client:
+        await surface(client)
+
+
+async def surface(client: Client) -> None:
+    resources = (await client.list_resources()).resources
+    assert [r.uri for r in resources][:2] == ["test://readme", "test://logo"]
+    read = await client.read_resource("test://items/7")
+    assert read.contents[0].uri == "test://items/7"
+    with pytest.raises(MCPError) as missing:
+        await client.read_resource("test://nothing-here")
+    assert missing.value.error.code == -32602  # -32002 is the legacy code
+    prompt = await client.get_prompt("greet", {"name": "Ada"})
+    assert "Ada" in prompt.messages[0].content.text  # type: ignore[union-attr]
+    templates = (await client.list_resource_templates()).resource_templates
+    assert [t.uri_template for t in templates] == ["test://items/{item_id}"]
+
+
+async def test_asking_the_client_is_refused_clearly_for_now(tmp_path: Path) -> None:
+    # Input-required round trips (MRTR) are the next step; until then the handler gets a clear error.
+    async def never_asked(context: Any, params: Any) -> Any:
+        raise AssertionError("a 2026-07-28 server must not send requests")
+
+    async with modern_client(tmp_path, sampling_callback=never_asked) as client:
+        result = await client.call_tool("ask_model", {"prompt": "hi"})
+    assert result.is_error
+    assert "input-required round trip" in text_of(result)
