@@ -208,10 +208,8 @@ impl Service {
             let msg = "Unsupported Media Type: Content-Type must be application/json";
             return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, msg.into()));
         }
-        match header(headers, SESSION_HEADER) {
-            Some(_) => self.session_of(headers).err().map(SessionMissing::refusal),
-            None => None,
-        }
+        // The session named, if any, is looked up once, by `post`.
+        None
     }
 
     /// DNS-rebinding protection: a browser page on another site must not reach a local server.
@@ -270,7 +268,6 @@ impl Service {
         }
         match self.session_of(headers) {
             Ok(session) => self.post_to_session(session, &body, frame, false).await,
-            // Ended between the check and now.
             Err(missing) => missing.response_to(&body),
         }
     }
