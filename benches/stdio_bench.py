@@ -46,21 +46,39 @@ WATCHDOG_GRACE_S = 30.0
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
+MODERN_VERSION = "2026-07-28"
+# A stateless (2026-07-28) request names its version and the client's capabilities in every request's `_meta`.
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Workload:
     tool: str
     arguments: dict[str, Any]
     expected_text: str
+    # Stateless era: no initialize, `_meta` on every request, a server process of its own.
+    modern: bool = False
 
     @property
     def label(self) -> str:
         args = ", ".join(json.dumps(v) for v in self.arguments.values())
-        return f"{self.tool}({args})"
+        era = f" [{MODERN_VERSION}]" if self.modern else ""
+        return f"{self.tool}({args}){era}"
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"name": self.tool, "arguments": self.arguments}
+        if self.modern:
+            params["_meta"] = MODERN_META
+        return params
 
 
 WORKLOADS = (
     Workload("echo", {"text": "hello world"}, "hello world"),
     Workload("add", {"a": 1, "b": 2}, "3"),
+    Workload("echo", {"text": "hello world"}, "hello world", modern=True),
 )
 
 
@@ -99,6 +117,7 @@ class Phase:
 @dataclasses.dataclass(frozen=True)
 class CellResult:
     server: str
+    workload: str
     tool: str
     concurrency: int
     calls: int
@@ -193,7 +212,7 @@ class ServerProcess:
         blocks reading whatever responses are ready. With at most `concurrency` small requests outstanding the
         pipes never fill, so nothing can deadlock, and there is no GIL hand-off between a reader and a writer.
         """
-        params = orjson.dumps({"name": workload.tool, "arguments": workload.arguments})
+        params = orjson.dumps(workload.params())
         prefix = b'{"jsonrpc":"2.0","id":'
         suffix = b',"method":"tools/call","params":' + params + b"}\n"
         expected = workload.expected_text
@@ -281,6 +300,7 @@ def _summarize(server: str, workload: Workload, concurrency: int, phase: Phase) 
     seconds = phase.elapsed_ns / 1e9
     return CellResult(
         server=server,
+        workload=workload.label,
         tool=workload.tool,
         concurrency=concurrency,
         calls=phase.calls,
@@ -295,29 +315,42 @@ def _summarize(server: str, workload: Workload, concurrency: int, phase: Phase) 
 
 
 def bench_server(spec: ServerSpec, settings: Settings) -> tuple[list[CellResult], int | None, dict[str, Any]]:
+    """The legacy workloads on one initialized server, then the stateless ones on a fresh server (no handshake)."""
     server = ServerProcess(spec)
     try:
         init = server.handshake()
-        results: list[CellResult] = []
-        for workload in WORKLOADS:
-            for concurrency in CONCURRENCIES:
-                warmup = settings.warmup_calls
-                if concurrency == 1:
-                    warmup = min(warmup, spec.warmup_calls_sequential)
-                server.run(workload, concurrency, warmup, settings.warmup_s)
-                phase = server.run(workload, concurrency, settings.max_calls, settings.duration_s)
-                cell = _summarize(spec.key, workload, concurrency, phase)
-                print(
-                    f"  {spec.label:>8} {workload.label:<20} in flight {concurrency:>2}: "
-                    f"{cell.calls_per_s:>9,.0f} calls/s  p50 {cell.p50_us:>8.1f} µs  p99 {cell.p99_us:>8.1f} µs",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                results.append(cell)
+        results = _bench_workloads(server, spec, settings, [w for w in WORKLOADS if not w.modern])
         peak = server.peak_rss_kib()
     finally:
         server.close()
+    modern = ServerProcess(spec)
+    try:
+        results += _bench_workloads(modern, spec, settings, [w for w in WORKLOADS if w.modern])
+    finally:
+        modern.close()
     return results, peak, init.get("serverInfo", {})
+
+
+def _bench_workloads(
+    server: ServerProcess, spec: ServerSpec, settings: Settings, workloads: list[Workload]
+) -> list[CellResult]:
+    results: list[CellResult] = []
+    for workload in workloads:
+        for concurrency in CONCURRENCIES:
+            warmup = settings.warmup_calls
+            if concurrency == 1:
+                warmup = min(warmup, spec.warmup_calls_sequential)
+            server.run(workload, concurrency, warmup, settings.warmup_s)
+            phase = server.run(workload, concurrency, settings.max_calls, settings.duration_s)
+            cell = _summarize(spec.key, workload, concurrency, phase)
+            print(
+                f"  {spec.label:>8} {workload.label:<20} in flight {concurrency:>2}: "
+                f"{cell.calls_per_s:>9,.0f} calls/s  p50 {cell.p50_us:>8.1f} µs  p99 {cell.p99_us:>8.1f} µs",
+                file=sys.stderr,
+                flush=True,
+            )
+            results.append(cell)
+    return results
 
 
 def _fmt(cell: CellResult | None, field: str, spec: str) -> str:
@@ -326,12 +359,12 @@ def _fmt(cell: CellResult | None, field: str, spec: str) -> str:
 
 
 def render(results: list[CellResult], peaks: dict[str, int | None]) -> str:
-    by_key = {(r.server, r.tool, r.concurrency): r for r in results}
+    by_key = {(r.server, r.workload, r.concurrency): r for r in results}
     rows = []
     for workload in WORKLOADS:
         for concurrency in CONCURRENCIES:
-            ferro = by_key.get(("ferromcp", workload.tool, concurrency))
-            sdk = by_key.get(("sdk", workload.tool, concurrency))
+            ferro = by_key.get(("ferromcp", workload.label, concurrency))
+            sdk = by_key.get(("sdk", workload.label, concurrency))
             ratio = f"{ferro.calls_per_s / sdk.calls_per_s:.1f}x" if ferro and sdk else "n/a"
             rows.append(
                 [
@@ -358,9 +391,8 @@ def render(results: list[CellResult], peaks: dict[str, int | None]) -> str:
     labels = {s.key: s.label for s in SERVERS}
     cpu_rows = []
     for r in results:
-        label = next(w.label for w in WORKLOADS if w.tool == r.tool)
         cpu = [f"{_fmt(r, 'server_cpu_pct', '.0f')}%", f"{_fmt(r, 'client_cpu_pct', '.0f')}%"]
-        cpu_rows.append([labels[r.server], label, str(r.concurrency), *cpu])
+        cpu_rows.append([labels[r.server], r.workload, str(r.concurrency), *cpu])
     out += ["", *markdown_table(["server", "workload", "in flight", "server CPU", "client CPU"], cpu_rows, left=2)]
     return "\n".join(out)
 
