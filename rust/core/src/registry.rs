@@ -5,6 +5,7 @@
 //! writer and the list pages are serialized once per change, not per request.
 
 use crate::error::CoreError;
+use crate::http::routing::ParamHeaders;
 use crate::schema::CompiledSchema;
 use crate::uri_template::UriTemplate;
 use serde_json::value::RawValue;
@@ -26,6 +27,9 @@ pub struct Tool {
     pub task_support: TaskSupport,
     /// The compiled `outputSchema`, which every structured result is checked against.
     pub output: Option<Arc<CompiledSchema>>,
+    /// Arguments mirrored in `Mcp-Param-*` headers (`x-mcp-header` in the input schema), checked on stateless
+    /// HTTP requests; worked out once, here.
+    pub param_headers: ParamHeaders,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +69,9 @@ impl Tool {
             )),
             None => None,
         };
+        let param_headers = ParamHeaders::from_schema(schema).map_err(|e| format!("tool {name:?}: {e}"))?;
         let definition = compact_raw(definition)?;
-        Ok(Tool { id, name: name.to_owned(), definition, input, accepts, task_support, output })
+        Ok(Tool { id, name: name.to_owned(), definition, input, accepts, task_support, output, param_headers })
     }
 }
 

@@ -132,6 +132,17 @@ impl Session {
         self.dispatcher.reply(key, outcome);
     }
 
+    /// Cancels every call still running (the client went away where nobody can resume: a stateless request's
+    /// stream closed); their responses are suppressed.
+    pub(crate) fn cancel_all(&self) {
+        let calls: Vec<Arc<Call>> = self.state().inflight.drain().map(|(_, call)| call).collect();
+        for call in calls {
+            if call.cancel() {
+                self.dispatcher.cancel(&call);
+            }
+        }
+    }
+
     /// Server→client requests still waiting for an answer.
     pub fn pending_requests(&self) -> usize {
         self.state().pending.len()

@@ -7,10 +7,10 @@ use crate::context::{LogThreshold, RequestCtx};
 use crate::error::McpError;
 use crate::protocol::{self, meta, ProtocolVersion, UNSUPPORTED_PROTOCOL_VERSION};
 use crate::session::Session;
+use memchr::memmem::Finder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use memchr::memmem::Finder;
 use std::sync::{Arc, OnceLock};
 
 #[derive(Deserialize)]

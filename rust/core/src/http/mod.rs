@@ -6,6 +6,7 @@
 //! - [`sse`]: resumable SSE streams with replay buffers.
 //! - [`body`]: response bodies.
 //! - [`stack`]: the endpoint as a `tower::Service`, and the layer slot in front of it.
+//! - `stateless`: POSTs of the stateless era (2026-07-28): no session, routing headers checked, errors as statuses.
 //! - [`routing`]: the 2026-07-28 routing headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
 //!   `Mcp-Param-*`) checked against the request body.
 
@@ -16,6 +17,7 @@ pub mod sessions;
 pub mod sink;
 pub mod sse;
 pub mod stack;
+mod stateless;
 
 use crate::engine::Engine;
 use crate::session::Dispatcher;

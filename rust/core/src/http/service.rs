@@ -24,22 +24,22 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
 
 pub struct Service {
-    engine: Arc<Engine>,
-    dispatcher: Arc<dyn Dispatcher>,
-    config: HttpConfig,
-    registry: Arc<SessionRegistry>,
+    pub(super) engine: Arc<Engine>,
+    pub(super) dispatcher: Arc<dyn Dispatcher>,
+    pub(super) config: HttpConfig,
+    pub(super) registry: Arc<SessionRegistry>,
     allowed_hosts: Option<Vec<String>>,
     allowed_origins: Option<Vec<String>>,
     /// Set on shutdown: new requests get 503 while running calls finish.
     pub draining: AtomicBool,
 }
 
-type Resp = Response<HttpBody>;
+pub(super) type Resp = Response<HttpBody>;
 
 /// A JSON-RPC error as an HTTP response with `status`, answering the request `id` where there is one to
 /// answer (clients match errors to requests by it); without one (nothing readable was sent, or it was not a
 /// request) `id` is left out, as 2025-11-25 and later allow.
-fn rpc_error_for(id: Option<&RequestId>, status: StatusCode, code: i32, message: &str) -> Resp {
+pub(super) fn rpc_error_for(id: Option<&RequestId>, status: StatusCode, code: i32, message: &str) -> Resp {
     let body = jsonrpc::error_response(id, code, message, None);
     let mut resp = Response::new(HttpBody::bytes(body));
     *resp.status_mut() = status;
@@ -68,6 +68,11 @@ fn request_id_of(body: &[u8]) -> Option<RequestId> {
 enum BodyError {
     TooLarge,
     Unreadable,
+}
+
+/// Whether the request speaks the stateless era (its `MCP-Protocol-Version` is a stateless version).
+fn stateless(headers: &HeaderMap) -> bool {
+    header(headers, VERSION_HEADER).and_then(ProtocolVersion::parse).is_some_and(|v| !v.is_legacy())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -148,6 +153,7 @@ impl Service {
                     Some((status, message)) => {
                         rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
                     }
+                    None if stateless(&parts.headers) => self.post_stateless(&parts.headers, body).await,
                     None => self.post(&parts.headers, body).await,
                 },
                 Err(BodyError::TooLarge) => {
@@ -165,6 +171,16 @@ impl Service {
         }
         if let Some((status, message)) = self.refuse(req.headers(), false) {
             return rpc_error(status, INVALID_REQUEST, &message);
+        }
+        if stateless(req.headers()) {
+            // The stateless era has no GET stream and no session to delete.
+            let mut resp = rpc_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                INVALID_REQUEST,
+                "Method Not Allowed: 2026-07-28 requests are POSTs",
+            );
+            resp.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+            return resp;
         }
         match *req.method() {
             Method::GET => self.get(req.headers()),
@@ -188,7 +204,7 @@ impl Service {
             return Some((StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down".into()));
         }
         if let Some(version) = header(headers, VERSION_HEADER) {
-            if !ProtocolVersion::parse(version).is_some_and(ProtocolVersion::is_legacy) {
+            if ProtocolVersion::parse(version).is_none() {
                 return Some((
                     StatusCode::BAD_REQUEST,
                     format!("Bad Request: unsupported MCP-Protocol-Version {version:?}"),
@@ -464,7 +480,7 @@ impl SessionMissing {
     }
 }
 
-fn accepted() -> Resp {
+pub(super) fn accepted() -> Resp {
     let mut resp = Response::new(HttpBody::empty());
     *resp.status_mut() = StatusCode::ACCEPTED;
     resp
@@ -474,14 +490,14 @@ fn conflict() -> Resp {
     rpc_error(StatusCode::CONFLICT, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
 }
 
-fn json_response(bytes: Vec<u8>, status: StatusCode) -> Resp {
+pub(super) fn json_response(bytes: Vec<u8>, status: StatusCode) -> Resp {
     let mut resp = Response::new(HttpBody::bytes(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
-fn sse_response(body: SseBody) -> Resp {
+pub(super) fn sse_response(body: SseBody) -> Resp {
     let mut resp = Response::new(HttpBody::Sse(body));
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

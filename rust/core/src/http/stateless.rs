@@ -1,0 +1,164 @@
+//! Streamable HTTP for the stateless era (2026-07-28): a POST whose `MCP-Protocol-Version` is a stateless
+//! version carries one request that names its context in `_meta`. No session is read or minted (an
+//! `Mcp-Session-Id` is ignored); the routing headers must match the body (`MCP-Protocol-Version`, `Mcp-Method`,
+//! `Mcp-Name`, `Mcp-Param-*`), else 400 with -32020; the answer is JSON, or SSE once the handler sends progress or
+//! a log before its result; closing that stream cancels the handler. Errors map to statuses: -32601 is 404,
+//! the invalid-params family 400.
+
+use super::body::SseBody;
+use super::routing;
+use super::service::{accepted, json_response, rpc_error_for, sse_response, Resp, Service};
+use super::sessions::HttpSession;
+use super::sink::{Answer, RequestSink};
+use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR};
+use crate::protocol::{meta, HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION};
+use crate::session::{Outbound, Session};
+use bytes::Bytes;
+use hyper::header::HeaderMap;
+use hyper::StatusCode;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+struct Params<'a> {
+    #[serde(rename = "_meta", borrow, default)]
+    meta: Option<Meta<'a>>,
+    #[serde(borrow, default)]
+    name: Option<&'a str>,
+    #[serde(default)]
+    arguments: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow, default)]
+    protocol_version: Option<&'a str>,
+}
+
+/// Cancels what is still running when dropped before the answer was complete: a closed stream (or a vanished
+/// client) is a cancellation in this era, and nobody can resume.
+struct CancelOnDrop(Arc<Session>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel_all();
+    }
+}
+
+/// The HTTP status of a stateless answer: errors carry theirs.
+fn status_of(answer: &[u8], id: &RequestId) -> StatusCode {
+    let head = br#"{"jsonrpc":"2.0","id":"#;
+    let Some(rest) = answer.strip_prefix(head.as_slice()).and_then(|r| r.strip_prefix(id.json().as_bytes())) else {
+        return StatusCode::OK;
+    };
+    let Some(code) = rest.strip_prefix(br#","error":{"code":"#.as_slice()) else { return StatusCode::OK };
+    let digits = code.iter().take_while(|b| b.is_ascii_digit() || **b == b'-').count();
+    match std::str::from_utf8(&code[..digits]).ok().and_then(|c| c.parse::<i32>().ok()) {
+        Some(METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
+        Some(
+            INVALID_PARAMS
+            | INVALID_REQUEST
+            | PARSE_ERROR
+            | HEADER_MISMATCH
+            | MISSING_REQUIRED_CLIENT_CAPABILITY
+            | UNSUPPORTED_PROTOCOL_VERSION,
+        ) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+impl Service {
+    /// A stateless POST whose headers passed the common rules.
+    pub(super) async fn post_stateless(&self, headers: &HeaderMap, body: Bytes) -> Resp {
+        let frame = jsonrpc::split(&body);
+        let (id, method, params) = match &frame {
+            Err(rejection) => return json_response(rejection.encode(), StatusCode::BAD_REQUEST),
+            Ok(Frame::Batch(_)) => {
+                let msg = "Invalid Request: a 2026-07-28 request is one JSON-RPC message, never a batch";
+                return rpc_error_for(None, StatusCode::BAD_REQUEST, INVALID_REQUEST, msg);
+            }
+            Ok(Frame::Single(raw)) => match jsonrpc::classify(raw) {
+                Ok(Message::Request { id, method, params }) => (id, method, params),
+                // No client notification is defined in this era; nothing to do, nothing to answer.
+                Ok(Message::Notification { .. }) => return accepted(),
+                Ok(Message::Response { .. }) => {
+                    let msg = "Invalid Request: a 2026-07-28 server sends no requests, so it takes no responses";
+                    return rpc_error_for(None, StatusCode::BAD_REQUEST, INVALID_REQUEST, msg);
+                }
+                Err(rejection) => return json_response(rejection.encode(), StatusCode::BAD_REQUEST),
+            },
+        };
+        if let Err(refusal) = self.check_routing(headers, &method, params) {
+            let status = status_of(&refusal.encode(Some(&id)), &id);
+            return json_response(refusal.encode(Some(&id)), status);
+        }
+        // A session of one request: the engine tracks the call in it, and nothing outlives the answer.
+        let session =
+            HttpSession::new(String::new(), self.dispatcher.clone(), self.config.limits(), self.registry.clock());
+        let guard = CancelOnDrop(session.core.clone());
+        let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, None);
+        let reply: Arc<dyn Outbound> = sink;
+        if !self.engine.handle_frame(&session.core, frame, &reply) {
+            return accepted();
+        }
+        drop(reply);
+        match answer.await {
+            Ok(Answer::Json(bytes)) => {
+                let status = status_of(&bytes, &id);
+                json_response(bytes, status)
+            }
+            Ok(Answer::Sse(stream)) => {
+                let rx = stream.attach(None, false, self.config.replay_buffer_events + 16);
+                sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]))
+            }
+            Err(_) => accepted(),
+        }
+    }
+
+    /// The routing headers against the body; a missing `_meta` version is the engine's -32602 to give, so it
+    /// is checked first here.
+    fn check_routing(
+        &self,
+        headers: &HeaderMap,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Result<(), crate::error::McpError> {
+        let parsed = params.and_then(|p| serde_json::from_str::<Params<'_>>(p.get()).ok());
+        let Some(version) = parsed.as_ref().and_then(|p| p.meta.as_ref()).and_then(|m| m.protocol_version) else {
+            return Err(crate::error::McpError::invalid_params(format!(
+                "Invalid params: _meta[\"{}\"] is required",
+                meta::PROTOCOL_VERSION
+            )));
+        };
+        routing::check_protocol_version(headers, version)?;
+        routing::check_request(headers, method, params)?;
+        if method == "tools/call" {
+            let registry = self.engine.registry();
+            let tool = parsed.as_ref().and_then(|p| p.name).and_then(|name| registry.tool(name));
+            if let (Some(tool), Some(p)) = (tool, parsed.as_ref()) {
+                tool.param_headers.check(headers, p.arguments.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_their_status() {
+        let id = RequestId::from_number(7);
+        let err = |code: i32| jsonrpc::error_response(Some(&id), code, "m", None);
+        assert_eq!(status_of(&err(-32601), &id), StatusCode::NOT_FOUND);
+        for code in [-32602, -32600, -32020, -32021, -32022] {
+            assert_eq!(status_of(&err(code), &id), StatusCode::BAD_REQUEST, "{code}");
+        }
+        assert_eq!(status_of(&err(-32603), &id), StatusCode::OK);
+        let result = jsonrpc::result_response(&id, br#"{"text":",\"error\":{\"code\":-32601"}"#);
+        assert_eq!(status_of(&result, &id), StatusCode::OK);
+    }
+}
