@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["Converter", "ParamSchema", "needs_conversion", "object_schema", "param_schemas"]
+__all__ = ["Converter", "Header", "ParamSchema", "header_of", "needs_conversion", "object_schema", "param_schemas"]
 
 Converter = Callable[[Any], Any]
 _REF_TEMPLATE = "#/$defs/{name}"
@@ -49,6 +49,26 @@ def _mentions_pydantic(tp: Any) -> bool:
             return True
         return _mentions_pydantic(args[0])
     return any(_mentions_pydantic(a) for a in typing.get_args(tp))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Header:
+    """Mirrors a parameter in an HTTP header on 2026-07-28 requests: `region: Annotated[str, Header("Region")]`.
+
+    The tool's input schema marks the property with `x-mcp-header`, so clients send its value as
+    `Mcp-Param-Region` and gateways can route on it without reading the body; the server checks that the header
+    matches the argument (else 400, -32020). Only `str`, `int` and `bool` parameters can be mirrored; anything
+    else is a `DefinitionError` at registration.
+    """
+
+    name: str
+
+
+def header_of(tp: Any) -> Header | None:
+    """The `Header` in `Annotated[..., Header(...)]`, if any."""
+    if typing.get_origin(tp) is not typing.Annotated:
+        return None
+    return next((m for m in typing.get_args(tp)[1:] if isinstance(m, Header)), None)
 
 
 def _strip_annotated(tp: Any) -> tuple[Any, str | None]:
@@ -117,6 +137,10 @@ def param_schemas(hints: dict[str, Any]) -> tuple[dict[str, ParamSchema], dict[s
             if description is not None:
                 schema.setdefault("description", description)
             out[name] = ParamSchema(schema, _msgspec_converter(tp) if needs_conversion(tp) else None)
+    for name, tp in hints.items():
+        header = header_of(tp)
+        if header is not None:
+            out[name].schema["x-mcp-header"] = header.name
     # Converters for floats are cheap and common: do them without msgspec.
     for name, tp in hints.items():
         if _strip_annotated(tp)[0] is float:
