@@ -16,7 +16,7 @@ if __name__ == "__main__":
 from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent
 from ._context import Context, ElicitResult, LogLevel, McpError, SamplingResult
 from ._core import DefinitionError, ResultError, __version__
-from ._schema import Header
+from ._header import Header
 from ._server import HttpOptions, Server
 from ._surface import (
     Completion,

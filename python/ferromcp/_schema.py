@@ -19,6 +19,8 @@ from typing import Any
 
 import msgspec
 
+from ._header import Header
+
 __all__ = ["Converter", "Header", "ParamSchema", "header_of", "needs_conversion", "object_schema", "param_schemas"]
 
 Converter = Callable[[Any], Any]
@@ -49,19 +51,6 @@ def _mentions_pydantic(tp: Any) -> bool:
             return True
         return _mentions_pydantic(args[0])
     return any(_mentions_pydantic(a) for a in typing.get_args(tp))
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Header:
-    """Mirrors a parameter in an HTTP header on 2026-07-28 requests: `region: Annotated[str, Header("Region")]`.
-
-    The tool's input schema marks the property with `x-mcp-header`, so clients send its value as
-    `Mcp-Param-Region` and gateways can route on it without reading the body; the server checks that the header
-    matches the argument (else 400, -32020). Only `str`, `int` and `bool` parameters can be mirrored; anything
-    else is a `DefinitionError` at registration.
-    """
-
-    name: str
 
 
 def header_of(tp: Any) -> Header | None:
