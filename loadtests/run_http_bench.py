@@ -14,6 +14,8 @@ and the SDK in its default SSE mode. Each runs as a subprocess on a free 127.0.0
   (c) memory      VmRSS of a fresh server before and after opening 10,000 sessions (initialize + initialized,
                   then idle), within a time budget
   (d) per-call    sessions/s for initialize -> initialized -> tools/call -> DELETE, 32 concurrent workers
+  (e) stateless   as (a) in the stateless era (2026-07-28): no sessions, the version and client capabilities in
+                  each request's _meta, the routing headers (MCP-Protocol-Version, Mcp-Method, Mcp-Name) on each
 
 The clients are raw HTTP/1.1 (asyncio protocol on uvloop, or a blocking socket for (b)): an off-the-shelf HTTP
 client costs more per request than ferromcp spends serving one. Generator and server share this machine's cores,
@@ -71,6 +73,20 @@ def bench_server(spec: ServerSpec, settings: Settings, wrk: str | None, work_dir
                 )
             else:
                 _attempt(results, "ceiling", lambda: ceiling_python(server, settings), settings.quiet_wait_s)
+            if wrk:
+                _attempt(
+                    results,
+                    "stateless",
+                    lambda: ceiling_wrk(server, settings, wrk, work_dir, stateless=True),
+                    settings.quiet_wait_s,
+                )
+            else:
+                _attempt(
+                    results,
+                    "stateless",
+                    lambda: ceiling_python(server, settings, stateless=True),
+                    settings.quiet_wait_s,
+                )
             _attempt(results, "per_call", lambda: per_call_sessions(server, settings), settings.quiet_wait_s)
             if server.process.poll() is not None:
                 results["crashed"] = f"server exited with status {server.process.returncode}:\n{server.log_tail()}"

@@ -29,14 +29,19 @@ async def _open_sessions(port: int, count: int) -> tuple[list[AsyncConnection], 
     return conns, ids
 
 
-def ceiling_wrk(server: ServerProcess, settings: Settings, wrk: str, work_dir: Path) -> dict[str, Any]:
+def ceiling_wrk(
+    server: ServerProcess, settings: Settings, wrk: str, work_dir: Path, *, stateless: bool = False
+) -> dict[str, Any]:
+    """Legacy: tools/call on sessions opened beforehand. Stateless (2026-07-28): no sessions, `_meta` and routing
+    headers on every request."""
+
     async def make() -> list[bytes]:
         conns, ids = await _open_sessions(server.port, settings.connections)
         for conn in conns:
             conn.close()
         return ids
 
-    ids = run_async(bounded(make(), 30))
+    ids = [] if stateless else run_async(bounded(make(), 30))
     sessions_file = work_dir / f"sessions-{server.spec.key}-{server.port}.txt"
     sessions_file.write_text("".join(f"{sid.decode()}\n" for sid in ids))
 
@@ -59,7 +64,7 @@ def ceiling_wrk(server: ServerProcess, settings: Settings, wrk: str, work_dir: P
             str(sessions_file),
             str(settings.wrk_threads),
         ]
-        env = {**os.environ, "MCP_WRK_CHECK": "1" if check else "0"}
+        env = {**os.environ, "MCP_WRK_CHECK": "1" if check else "0", "MCP_WRK_STATELESS": "1" if stateless else "0"}
         meter = CpuMeter(server.pid, external_generator=True)
         with meter.measure():
             done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration_s + 60, check=False)
@@ -77,7 +82,7 @@ def ceiling_wrk(server: ServerProcess, settings: Settings, wrk: str, work_dir: P
         result[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_status", "errors_timeout")
     )
     # The sessions must still be good afterwards, or the calls counted may have been fast rejections.
-    after = run_async(bounded(_calls_still_work(server.port, ids), 30))
+    after = run_async(bounded(_calls_still_work(server.port, ids), 30)) if ids else 0
     return {
         "generator": f"wrk -t {settings.wrk_threads} -c {settings.connections}",
         "calls_per_s": result["rps"],
@@ -106,11 +111,12 @@ async def _calls_still_work(port: int, ids: Sequence[bytes]) -> int:
     return ok
 
 
-def ceiling_python(server: ServerProcess, settings: Settings) -> dict[str, Any]:
+def ceiling_python(server: ServerProcess, settings: Settings, *, stateless: bool = False) -> dict[str, Any]:
     async def connection_loop(conn: AsyncConnection, sid: bytes, index: int, until: float, out: dict[str, Any]) -> None:
         requests = Requests(server.port)
         # A batch of distinct ids: the SDK routes a response by request id within a session.
-        batch = [requests.echo(sid, index * 1_000_000 + k) for k in range(settings.pipeline)]
+        ids = [index * 1_000_000 + k for k in range(settings.pipeline)]
+        batch = [requests.echo_stateless(i) if stateless else requests.echo(sid, i) for i in ids]
         raw = b"".join(batch)
         latencies: list[float] = out["latencies"]
         clock = time.perf_counter
@@ -125,7 +131,11 @@ def ceiling_python(server: ServerProcess, settings: Settings) -> dict[str, Any]:
                     out["errors"] += 1
 
     async def run() -> dict[str, Any]:
-        conns, ids = await _open_sessions(server.port, settings.connections)
+        if stateless:
+            conns = [await AsyncConnection.open(server.port) for _ in range(settings.connections)]
+            ids = [b""] * len(conns)
+        else:
+            conns, ids = await _open_sessions(server.port, settings.connections)
         warm_until = time.perf_counter() + settings.warmup_s
         scratch: dict[str, Any] = {"latencies": [], "calls": 0, "errors": 0}
         await asyncio.gather(
@@ -151,7 +161,7 @@ def ceiling_python(server: ServerProcess, settings: Settings) -> dict[str, Any]:
             "p99_ms": percentile(latencies, 99) * 1000,
             "calls": out["calls"],
             "errors": out["errors"],
-            "sessions": len(ids),
+            "sessions": 0 if stateless else len(ids),
             **meter.as_dict(),
         }
 

@@ -43,12 +43,16 @@ ROWS = (
     Row("(d) per-call sessions/s (init → initialized → call → DELETE)", "per_call", "sessions_per_s", "", True),
     Row("(d) p50 session latency", "per_call", "p50_ms", "ms", False),
     Row("(d) p99 session latency", "per_call", "p99_ms", "ms", False),
+    Row("(e) stateless (2026-07-28) tools/call, {conns} conns: calls/s", "stateless", "calls_per_s", "", True),
+    Row("(e) p50 latency", "stateless", "p50_ms", "ms", False),
+    Row("(e) p99 latency", "stateless", "p99_ms", "ms", False),
 )
 CPU_ROWS = (
     ("(a) ceiling", "ceiling"),
     ("(b) sequential", "sequential"),
     ("(c) memory", "memory"),
     ("(d) per-call", "per_call"),
+    ("(e) stateless", "stateless"),
 )
 SERVER_COLUMNS = ("ferromcp", "SDK (JSON)", "SDK (SSE)")
 
@@ -148,7 +152,7 @@ def _server_notes(result: dict[str, Any], settings: Settings) -> list[str]:
         notes.append(f"- {result['label']}: unavailable: {result['unavailable'].splitlines()[0]}")
     if "crashed" in result:
         notes.append(f"- {result['label']}: {result['crashed']}")
-    for workload in ("ceiling", "sequential", "memory", "per_call"):
+    for workload in ("ceiling", "sequential", "memory", "per_call", "stateless"):
         cell = result.get(workload)
         if isinstance(cell, dict) and "failed" in cell:
             notes.append(f"- {result['label']} {workload}: {cell['failed']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .protocol import INITIALIZED, PROTOCOL_VERSION, compact_json, initialize_request
@@ -22,16 +23,41 @@ class ProtocolError(Exception):
     """A response that is not what the MCP Streamable HTTP exchange calls for."""
 
 
-def _post(body: bytes, session_id: bytes | None) -> bytes:
+def _post(body: bytes, session_id: bytes | None, extra: Sequence[bytes] = ()) -> bytes:
     lines = [
         b"POST " + MCP_PATH.encode() + b" HTTP/1.1",
         b"Host: " + HOST.encode() + b":%PORT%",
         *(f"{name}: {value}".encode() for name, value in POST_HEADERS.items()),
         b"Content-Length: " + str(len(body)).encode(),
+        *extra,
     ]
     if session_id is not None:
         lines += [b"Mcp-Session-Id: " + session_id, b"MCP-Protocol-Version: " + PROTOCOL_VERSION.encode()]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+# A stateless (2026-07-28) tools/call: no session; the version and client capabilities in `_meta`, mirrored in the
+# routing headers that era requires.
+STATELESS_VERSION = "2026-07-28"
+_STATELESS_HEADERS = (
+    b"MCP-Protocol-Version: " + STATELESS_VERSION.encode(),
+    b"Mcp-Method: tools/call",
+    b"Mcp-Name: echo",
+)
+
+
+def _stateless_echo_body(request_id: int) -> bytes:
+    meta = b'{"io.modelcontextprotocol/protocolVersion":"%s","io.modelcontextprotocol/clientCapabilities":{}}' % (
+        STATELESS_VERSION.encode()
+    )
+    return (
+        b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"text":"%s"},"_meta":%s}}'
+        % (
+            request_id,
+            ECHO_TEXT.encode(),
+            meta,
+        )
+    )
 
 
 def _delete(session_id: bytes) -> bytes:
@@ -63,6 +89,9 @@ class Requests:
 
     def echo(self, session_id: bytes, request_id: int = 2) -> bytes:
         return self._fill(_post(_echo_body(request_id), session_id))
+
+    def echo_stateless(self, request_id: int) -> bytes:
+        return self._fill(_post(_stateless_echo_body(request_id), None, _STATELESS_HEADERS))
 
     def delete(self, session_id: bytes) -> bytes:
         return self._fill(_delete(session_id))

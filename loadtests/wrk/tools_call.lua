@@ -12,11 +12,18 @@
 -- "bad"). wrk then hands every header and body to Lua, which costs the generator CPU, so it is meant for a short
 -- validation run before the measured one, not for the measurement itself.
 --
+-- MCP_WRK_STATELESS=1 sends stateless (2026-07-28) requests instead: no sessions (the sessions file is not read),
+-- the version and client capabilities in each request's _meta, and the routing headers that era requires.
+--
 -- done() prints one line for tools: "MCP_WRK_RESULT " followed by a JSON object (latencies in microseconds).
 
 local PROTOCOL_VERSION = "2025-11-25"
 local BODY_HEAD = '{"jsonrpc":"2.0","id":"'
 local BODY_TAIL = '","method":"tools/call","params":{"name":"echo","arguments":{"text":"hello world"}}}'
+local STATELESS = os.getenv("MCP_WRK_STATELESS") == "1"
+local STATELESS_TAIL = '","method":"tools/call","params":{"name":"echo","arguments":{"text":"hello world"},'
+   .. '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+   .. '"io.modelcontextprotocol/clientCapabilities":{}}}}'
 
 -- Main Lua state: the threads, kept for done() to collect their counters.
 local threads = {}
@@ -56,7 +63,33 @@ local function check_response(status, headers, body)
    end
 end
 
+local function init_stateless()
+   heads[1] = "POST " .. wrk.path .. " HTTP/1.1\r\n"
+      .. "Host: " .. wrk.headers["Host"] .. "\r\n"
+      .. "Accept: application/json, text/event-stream\r\n"
+      .. "Content-Type: application/json\r\n"
+      .. "MCP-Protocol-Version: 2026-07-28\r\n"
+      .. "Mcp-Method: tools/call\r\n"
+      .. "Mcp-Name: echo\r\n"
+      .. "Content-Length: "
+   head_count = 1
+   session_count = 0
+   BODY_TAIL = STATELESS_TAIL
+end
+
 function init(args)
+   -- String ids carrying the thread index: two requests in flight on one session never share an id, even when a
+   -- misconfigured thread count makes threads share sessions.
+   id_prefix = "w" .. thread_index .. "-"
+   checked = 0
+   bad = 0
+   if os.getenv("MCP_WRK_CHECK") == "1" then
+      -- Defined only on request: wrk copies headers and body into Lua for every response once response() exists.
+      response = check_response
+   end
+   if STATELESS then
+      return init_stateless()
+   end
    local path = args[1] or os.getenv("MCP_SESSIONS_FILE")
    if not path then
       error("pass the sessions file: wrk ... -s tools_call.lua URL -- SESSIONS_FILE THREADS")
@@ -88,16 +121,6 @@ function init(args)
          .. "MCP-Protocol-Version: " .. PROTOCOL_VERSION .. "\r\n"
          .. "Mcp-Session-Id: " .. id .. "\r\n"
          .. "Content-Length: "
-   end
-   -- String ids carrying the thread index: two requests in flight on one session never share an id, even when a
-   -- misconfigured thread count makes threads share sessions.
-   id_prefix = "w" .. thread_index .. "-"
-
-   checked = 0
-   bad = 0
-   if os.getenv("MCP_WRK_CHECK") == "1" then
-      -- Defined only on request: wrk copies headers and body into Lua for every response once response() exists.
-      response = check_response
    end
 end
 
