@@ -174,22 +174,14 @@ impl Service {
         }
         if stateless(req.headers()) {
             // The stateless era has no GET stream and no session to delete.
-            let mut resp = rpc_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                INVALID_REQUEST,
-                "Method Not Allowed: 2026-07-28 requests are POSTs",
-            );
-            resp.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
-            return resp;
+            return method_not_allowed("Method Not Allowed: 2026-07-28 requests are POSTs", "POST");
         }
         match *req.method() {
             Method::GET => self.get(req.headers()),
             Method::DELETE => self.delete(req.headers()),
             _ => {
-                let mut resp = rpc_error(StatusCode::METHOD_NOT_ALLOWED, INVALID_REQUEST, "Method Not Allowed");
                 let allow = if self.config.allow_delete { "GET, POST, DELETE" } else { "GET, POST" };
-                resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
-                resp
+                method_not_allowed("Method Not Allowed", allow)
             }
         }
     }
@@ -433,13 +425,7 @@ impl Service {
 
     fn delete(&self, headers: &HeaderMap) -> Resp {
         if !self.config.allow_delete {
-            let mut resp = rpc_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                INVALID_REQUEST,
-                "Method Not Allowed: sessions end by expiry",
-            );
-            resp.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, POST"));
-            return resp;
+            return method_not_allowed("Method Not Allowed: sessions end by expiry", "GET, POST");
         }
         match self.session_of(headers) {
             Ok(session) => {
@@ -478,6 +464,13 @@ impl SessionMissing {
         let (status, message) = self.refusal();
         rpc_error_for(request_id_of(body).as_ref(), status, INVALID_REQUEST, &message)
     }
+}
+
+/// 405 with the methods that are allowed.
+fn method_not_allowed(message: &str, allow: &'static str) -> Resp {
+    let mut resp = rpc_error(StatusCode::METHOD_NOT_ALLOWED, INVALID_REQUEST, message);
+    resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    resp
 }
 
 pub(super) fn accepted() -> Resp {
