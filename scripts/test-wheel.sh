@@ -39,7 +39,9 @@ case "$installed" in
 esac
 "$work/venv/bin/ferromcp" --help > /dev/null
 
-out="$(timeout 120 "$work/venv/bin/python" talk.py quickstart.py 2>&1)" || { echo "$out" >&2; exit 1; }
+# `timeout` is not on every platform the release workflow runs this on (macOS lacks it).
+limit=(); if command -v timeout > /dev/null; then limit=(timeout 120); fi
+out="$(${limit[@]+"${limit[@]}"} "$work/venv/bin/python" talk.py quickstart.py 2>&1)" || { echo "$out" >&2; exit 1; }
 echo "$out" | sed 's/^/  | /'
 failed=0
 for expected in "connected to quickstart" "tools: " "add({\"a\": 2, \"b\": 40})" "structured: {\"result\": 42}" "liftoff"; do
