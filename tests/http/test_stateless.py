@@ -19,7 +19,8 @@ from tests.support.procs import HttpServerProcess
 from tests.support.recording import RecordingTransport
 
 MODERN = "2026-07-28"
-META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+META_VERSION = "io.modelcontextprotocol/protocolVersion"
+META = {META_VERSION: MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
 
 
 @contextlib.asynccontextmanager
@@ -131,3 +132,39 @@ def test_closing_the_stream_cancels_the_handler(http_server: HttpServerProcess) 
             break
         assert time.monotonic() < deadline, f"the handler was not cancelled: {ids}"
         time.sleep(0.05)
+
+
+def test_bad_input_gets_stateless_errors(http_server: HttpServerProcess) -> None:
+    url = http_server.url
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    stateless = {**headers, "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"}
+    listing = {"jsonrpc": "2.0", "id": 21, "method": "tools/list", "params": {"_meta": META}}
+
+    # A version nobody speaks, from a stateless client: -32022 names the ones this server does.
+    future = {
+        "jsonrpc": "2.0",
+        "id": 22,
+        "method": "tools/list",
+        "params": {"_meta": {**META, META_VERSION: "2099-01-01"}},
+    }
+    resp = httpx2.post(url, json=future, headers={**stateless, "MCP-Protocol-Version": "2099-01-01"})
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == -32022 and resp.json()["id"] == 22
+    assert error["data"] == {"supported": [MODERN], "requested": "2099-01-01"}
+    # The header and _meta disagree: a header mismatch.
+    resp = httpx2.post(url, json=future, headers=stateless)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == -32020
+
+    for body, status, code in (
+        (b"[" + httpx2.Request("POST", url, json=listing).content + b"]", 400, -32600),  # a batch
+        (b'{"jsonrpc":"2.0","id":5,"result":{}}', 400, -32600),  # a response
+        (b'{"jsonrpc":"2.0","method":"tools/list"', 400, -32700),  # not JSON
+    ):
+        resp = httpx2.post(url, content=body, headers=stateless)
+        assert resp.status_code == status and resp.json()["error"]["code"] == code, (body, resp.text)
+    note = httpx2.post(url, json={"jsonrpc": "2.0", "method": "notifications/anything"}, headers=stateless)
+    assert note.status_code == 202 and not note.content
+
+    good = httpx2.post(url, json=listing, headers=stateless)
+    assert good.status_code == 200 and good.json()["result"]["resultType"] == "complete"

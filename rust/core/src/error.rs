@@ -45,6 +45,17 @@ impl McpError {
         McpError::new(RESOURCE_NOT_FOUND, format!("Resource not found: {uri}")).with_data(data)
     }
 
+    /// A stateless request asked for a version this server does not speak: -32022, naming the ones it does.
+    pub fn unsupported_version(requested: &serde_json::Value) -> McpError {
+        let supported: Vec<&str> = crate::protocol::ProtocolVersion::MODERN.iter().map(|v| v.as_str()).collect();
+        let data = serde_json::json!({"supported": supported, "requested": requested}).to_string();
+        McpError::new(
+            crate::protocol::UNSUPPORTED_PROTOCOL_VERSION,
+            format!("Unsupported protocol version: {requested}"),
+        )
+        .with_data(data)
+    }
+
     /// The same error as the stateless era spells it: an unknown resource is -32602 there (-32002 is legacy).
     pub fn for_modern(mut self) -> McpError {
         if self.code == RESOURCE_NOT_FOUND {

@@ -5,12 +5,12 @@
 
 use crate::context::{LogThreshold, RequestCtx};
 use crate::error::McpError;
-use crate::protocol::{self, meta, ProtocolVersion, UNSUPPORTED_PROTOCOL_VERSION};
+use crate::protocol::{self, meta, ProtocolVersion};
 use crate::session::Session;
 use memchr::memmem::Finder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 
 #[derive(Deserialize)]
@@ -67,10 +67,7 @@ pub(super) fn modern_ctx(session: &Session, params: Option<&RawValue>) -> Result
 }
 
 fn unsupported(requested: &RawValue) -> McpError {
-    let supported: Vec<&str> = ProtocolVersion::MODERN.iter().map(|v| v.as_str()).collect();
-    let requested: Value = serde_json::from_str(requested.get()).unwrap_or(Value::Null);
-    let data = json!({"supported": supported, "requested": requested}).to_string();
-    McpError::new(UNSUPPORTED_PROTOCOL_VERSION, format!("Unsupported protocol version: {requested}")).with_data(data)
+    McpError::unsupported_version(&serde_json::from_str(requested.get()).unwrap_or(Value::Null))
 }
 
 fn bad_level(level: &str) -> McpError {

@@ -151,7 +151,9 @@ impl Service {
             return match self.read_body(&parts.headers, body).await {
                 Ok(body) => match self.refuse(&parts.headers, true) {
                     Some((status, message)) => {
-                        rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
+                        self.unknown_stateless_version(&parts.headers, &body).unwrap_or_else(|| {
+                            rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
+                        })
                     }
                     None if stateless(&parts.headers) => self.post_stateless(&parts.headers, body).await,
                     None => self.post(&parts.headers, body).await,
@@ -221,7 +223,7 @@ impl Service {
     }
 
     /// DNS-rebinding protection: a browser page on another site must not reach a local server.
-    fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
+    pub(super) fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
         let host = header(headers, "host").map(str::to_ascii_lowercase);
         if let Some(allowed) = &self.allowed_hosts {
             if !host.as_ref().is_some_and(|h| allowed.contains(h)) {

@@ -117,6 +117,25 @@ impl Service {
         }
     }
 
+    /// A POST whose `MCP-Protocol-Version` is no version at all, from a client speaking the stateless era (its
+    /// body names a `_meta` version): -32022 with the versions this server speaks, so the client can retry with
+    /// one of them. None when the request is refused for anything else first, or is legacy traffic.
+    pub(super) fn unknown_stateless_version(&self, headers: &HeaderMap, body: &[u8]) -> Option<Resp> {
+        if self.check_host_and_origin(headers).is_some() || self.draining.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        let requested = routing::protocol_version(headers).ok().flatten()?;
+        if crate::protocol::ProtocolVersion::parse(requested).is_some() {
+            return None;
+        }
+        let Ok(Frame::Single(raw)) = jsonrpc::split(body) else { return None };
+        let Ok(Message::Request { id, params, .. }) = jsonrpc::classify(raw) else { return None };
+        let parsed = params.and_then(|p| serde_json::from_str::<Params<'_>>(p.get()).ok())?;
+        parsed.meta.and_then(|m| m.protocol_version)?;
+        let error = crate::error::McpError::unsupported_version(&Value::String(requested.to_owned()));
+        Some(json_response(error.encode(Some(&id)), StatusCode::BAD_REQUEST))
+    }
+
     /// The routing headers against the body; a missing `_meta` version is the engine's -32602 to give, so it
     /// is checked first here.
     fn check_routing(
