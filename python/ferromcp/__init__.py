@@ -13,6 +13,7 @@ if __name__ == "__main__":
     server.run()
 """
 
+from ._caching import CacheHint
 from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent
 from ._context import Context, ElicitResult, LogLevel, McpError, SamplingResult
 from ._core import DefinitionError, ResultError, __version__
@@ -33,6 +34,7 @@ from ._tools import ToolError, UrlElicitation, UrlElicitationRequired
 __all__ = [
     "Annotations",
     "Audio",
+    "CacheHint",
     "Completion",
     "CompletionArgument",
     "CompletionContext",

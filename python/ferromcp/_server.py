@@ -8,11 +8,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import orjson
 
+from ._caching import CacheHint, cache_hints_json
 from ._content import Annotations
 from ._core import Engine, HttpServer, StdioServer
 from ._logging import sync_core_level
@@ -75,6 +76,7 @@ class Server:
         icons: list[dict[str, Any]] | None = None,
         page_size: int = 100,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        cache_hints: Mapping[str, CacheHint] | None = None,
     ) -> None:
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
@@ -86,7 +88,8 @@ class Server:
         self.version = version
         self.instructions = instructions
         self.max_message_size = max_message_size
-        self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size)
+        hints = orjson.dumps(cache_hints_json(cache_hints)).decode() if cache_hints else None
+        self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints)
         self._handlers: dict[int, Handler] = {}
         self._names: dict[tuple[str, str], int] = {}
         self._next_id = 0

@@ -14,15 +14,26 @@ pub struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (server_info, instructions=None, page_size=100))]
-    fn new(server_info: &str, instructions: Option<String>, page_size: usize) -> PyResult<Self> {
+    #[pyo3(signature = (server_info, instructions=None, page_size=100, cache_hints=None))]
+    fn new(
+        server_info: &str,
+        instructions: Option<String>,
+        page_size: usize,
+        cache_hints: Option<&str>,
+    ) -> PyResult<Self> {
         let server_info: serde_json::Value =
             serde_json::from_str(server_info).map_err(|e| DefinitionError::new_err(format!("server_info: {e}")))?;
         if !server_info.is_object() {
             return Err(DefinitionError::new_err("server_info must be a JSON object"));
         }
-        let config = ServerConfig { server_info, instructions, page_size: page_size.max(1) };
-        Ok(Engine { inner: Arc::new(CoreEngine::new(config)) })
+        let cache_hints = match cache_hints {
+            Some(json) => {
+                serde_json::from_str(json).map_err(|e| DefinitionError::new_err(format!("cache_hints: {e}")))?
+            }
+            None => Default::default(),
+        };
+        let config = ServerConfig { server_info, instructions, page_size: page_size.max(1), cache_hints };
+        Ok(Engine { inner: Arc::new(CoreEngine::new(config).map_err(errors::to_py)?) })
     }
 
     /// Registers (or replaces) a tool. `definition` is the Tool object as JSON; its input schema is compiled now.

@@ -2,6 +2,7 @@
 
 use crate::bus::{Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
+use crate::engine::ResultFields;
 use crate::error::{CoreError, RESOURCE_NOT_FOUND};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
@@ -181,8 +182,8 @@ pub struct Call {
     done: AtomicBool,
     /// The tool's output schema: structured results must conform.
     output: Option<Arc<CompiledSchema>>,
-    /// The client may cache the result (a read): stateless results then carry `ttlMs` and `cacheScope`.
-    cacheable: bool,
+    /// What a stateless result carries besides its own fields (`resultType`, caching hints, the server's `_meta`).
+    fields: Option<Arc<ResultFields>>,
 }
 
 impl Call {
@@ -203,12 +204,12 @@ impl Call {
             reply,
             done: AtomicBool::new(false),
             output: None,
-            cacheable: false,
+            fields: None,
         }
     }
 
-    pub(crate) fn with_cacheable_result(mut self, cacheable: bool) -> Call {
-        self.cacheable = cacheable;
+    pub(crate) fn with_result_fields(mut self, fields: Arc<ResultFields>) -> Call {
+        self.fields = Some(fields);
         self
     }
 
@@ -283,8 +284,8 @@ impl Call {
         if !self.finish() {
             return false;
         }
-        if self.ctx.is_modern() {
-            let shaped = crate::engine::shape_result(result, self.cacheable);
+        if let Some(fields) = self.fields.as_ref().filter(|_| self.ctx.is_modern()) {
+            let shaped = fields.shape(result);
             self.reply.send(jsonrpc::result_response(&self.id, &shaped), OutKind::Response);
         } else {
             self.reply.send(jsonrpc::result_response(&self.id, result), OutKind::Response);

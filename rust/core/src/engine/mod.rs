@@ -8,7 +8,7 @@
 
 use crate::bus::{Bus, LocalBus, Notice, Receiver};
 use crate::context::RequestCtx;
-use crate::error::McpError;
+use crate::error::{CoreError, McpError};
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
 use crate::protocol::Feature;
 use crate::registry::{ListKind, Registry};
@@ -18,6 +18,8 @@ use batch::BatchReply;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use shape::Shapes;
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 
 /// Static facts about the server, fixed at construction.
@@ -27,6 +29,16 @@ pub struct ServerConfig {
     pub instructions: Option<String>,
     /// Tools per `tools/list` page.
     pub page_size: usize,
+    /// Caching hints of stateless results, by method (`tools/list`, `resources/read`, ...); the default is
+    /// `ttlMs: 0, cacheScope: "private"`.
+    pub cache_hints: HashMap<String, CacheHint>,
+}
+
+impl ServerConfig {
+    /// A server named by `server_info`, with the defaults for everything else.
+    pub fn new(server_info: Value) -> ServerConfig {
+        ServerConfig { server_info, instructions: None, page_size: 100, cache_hints: HashMap::new() }
+    }
 }
 
 pub struct Engine {
@@ -34,6 +46,8 @@ pub struct Engine {
     registry: RwLock<Arc<Registry>>,
     /// Where list changes and resource updates are published; sessions (and later listen streams) receive them.
     bus: Arc<dyn Bus>,
+    /// What stateless results carry besides their own fields, per method.
+    shapes: Shapes,
 }
 
 #[derive(Deserialize)]
@@ -43,14 +57,21 @@ struct CancelledParams<'a> {
 }
 
 impl Engine {
-    pub fn new(config: ServerConfig) -> Engine {
+    /// An engine for `config`; an invalid caching hint is a `CoreError::Definition`.
+    pub fn new(config: ServerConfig) -> Result<Engine, CoreError> {
         Self::with_bus(config, LocalBus::new())
     }
 
     /// An engine publishing its notices on `bus` (one shared by several processes, for instance).
-    pub fn with_bus(config: ServerConfig, bus: Arc<dyn Bus>) -> Engine {
+    pub fn with_bus(config: ServerConfig, bus: Arc<dyn Bus>) -> Result<Engine, CoreError> {
+        let shapes = Shapes::new(&config.server_info, &config.cache_hints).map_err(CoreError::Definition)?;
         let registry = Registry::new(config.page_size);
-        Engine { config, registry: RwLock::new(Arc::new(registry)), bus }
+        Ok(Engine { config, registry: RwLock::new(Arc::new(registry)), bus, shapes })
+    }
+
+    /// The fields stateless results of `method` carry besides their own.
+    pub(crate) fn result_fields(&self, method: &str) -> &Arc<ResultFields> {
+        self.shapes.for_method(method)
     }
 
     /// The bus this engine publishes list changes and resource updates on.
@@ -187,9 +208,10 @@ impl Engine {
         if let Some(ctx) = modern {
             // Stateless: nothing of the session is read, and the errors are the modern ones.
             let outcome = match entry {
-                Some(m) if m.modern && m.offered.by(&self.registry()) => {
-                    (m.handler)(self, &table::Req { session, ctx: Some(ctx), id: &id, method, params, reply })
-                }
+                Some(m) if m.modern && m.offered.by(&self.registry()) => (m.handler)(
+                    self,
+                    &table::Req { engine: self, session, ctx: Some(ctx), id: &id, method, params, reply },
+                ),
                 _ => Err(McpError::method_not_found(format!("Method not found: {method}"))),
             };
             if let Err(error) = outcome {
@@ -206,7 +228,9 @@ impl Engine {
                 Some(m) if !m.offered.by(&self.registry()) => {
                     Err(McpError::method_not_found(format!("Method not found: {method} (no such capability)")))
                 }
-                Some(m) => (m.handler)(self, &table::Req { session, ctx, id: &id, method, params, reply }),
+                Some(m) => {
+                    (m.handler)(self, &table::Req { engine: self, session, ctx, id: &id, method, params, reply })
+                }
             }
         };
         if let Err(error) = outcome {
@@ -235,7 +259,7 @@ impl Engine {
         let call = Arc::new(
             Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone())
                 .with_output(output)
-                .with_cacheable_result(era::cacheable(req.method)),
+                .with_result_fields(self.result_fields(req.method).clone()),
         );
         {
             let mut state = session.state();
@@ -277,10 +301,11 @@ mod lifecycle;
 mod logging;
 mod prompts;
 mod resources;
+mod shape;
 mod table;
 mod tools;
 
-pub(crate) use era::shape_result;
+pub use shape::{CacheHint, ResultFields};
 pub use tools::error_result;
 
 #[cfg(test)]

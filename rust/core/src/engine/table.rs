@@ -1,7 +1,7 @@
 //! The method table: every request method the engine answers, what gates it, and the function that answers it.
 //! Adding a method is one entry here and one function in its family's module.
 
-use super::{completion, era, lifecycle, logging, prompts, resources, tools, Engine};
+use super::{completion, lifecycle, logging, prompts, resources, tools, Engine};
 use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc::{self, RequestId};
@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 /// One request being answered: who asked, under which id, with which params, and where the answer goes.
 pub(super) struct Req<'a> {
+    pub engine: &'a Engine,
     pub session: &'a Arc<Session>,
     /// What the request is handled under; None only before `initialize` (for `initialize` and `ping`).
     pub ctx: Option<RequestCtx>,
@@ -28,7 +29,7 @@ impl<'a> Req<'a> {
     /// Sends `result` (JSON bytes) as the response, shaped for the request's era.
     pub fn answer(&self, result: &[u8]) {
         if self.ctx.as_ref().is_some_and(RequestCtx::is_modern) {
-            let shaped = era::shape_result(result, era::cacheable(self.method));
+            let shaped = self.engine.result_fields(self.method).shape(result);
             return self.reply.send(jsonrpc::result_response(self.id, &shaped), OutKind::Response);
         }
         self.reply.send(jsonrpc::result_response(self.id, result), OutKind::Response);

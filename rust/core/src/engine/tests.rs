@@ -59,10 +59,11 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let engine = Engine::new(ServerConfig {
-            server_info: json!({"name": "t", "version": "1"}),
             instructions: Some("be nice".into()),
             page_size: 2,
-        });
+            ..ServerConfig::new(json!({"name": "t", "version": "1"}))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
         let add = r#"{"name":"add","description":"Add","inputSchema":{"type":"object",
             "properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}}"#;
         engine.add_tool(Tool::new(7, add, Some(["a".into(), "b".into()].into())).unwrap_or_else(|e| panic!("{e}")));
@@ -414,7 +415,8 @@ fn modern_requests_need_no_session_and_carry_result_type() {
     let r = f.send(modern(1, "tools/list", json!({})));
     assert_eq!(r[0]["result"]["resultType"], "complete");
     assert_eq!(r[0]["result"]["ttlMs"], 0);
-    assert_eq!(r[0]["result"]["cacheScope"], "public");
+    assert_eq!(r[0]["result"]["cacheScope"], "private");
+    assert_eq!(r[0]["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "t");
     assert_eq!(r[0]["result"]["tools"][0]["name"], "add");
     // The session was never initialized, and still is not.
     assert!(f.session.version().is_none());
@@ -423,7 +425,8 @@ fn modern_requests_need_no_session_and_carry_result_type() {
     assert!(call.ctx.is_modern());
     assert_eq!(args, json!({"a": 1, "b": 2}));
     assert!(call.respond(br#"{"content":[]}"#));
-    assert_eq!(f.out.take()[0]["result"], json!({"resultType": "complete", "content": []}));
+    let server = json!({"io.modelcontextprotocol/serverInfo": {"name": "t", "version": "1"}});
+    assert_eq!(f.out.take()[0]["result"], json!({"resultType": "complete", "_meta": server, "content": []}));
 }
 
 #[test]

@@ -103,9 +103,8 @@ mod tests {
     }
 
     fn engine() -> Arc<Engine> {
-        let config =
-            ServerConfig { server_info: json!({"name": "t", "version": "1"}), instructions: None, page_size: 10 };
-        Arc::new(Engine::new(config))
+        let config = ServerConfig::new(json!({"name": "t", "version": "1"}));
+        Arc::new(Engine::new(config).unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn endpoint() -> McpService {

@@ -1,0 +1,35 @@
+"""`CacheHint`: how long a client may keep a stateless (2026-07-28) result, and who may share it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Literal
+
+__all__ = ["CACHEABLE_METHODS", "CacheHint", "cache_hints_json"]
+
+# The methods whose stateless results carry `ttlMs` and `cacheScope`.
+CACHEABLE_METHODS = (
+    "server/discover",
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CacheHint:
+    """Freshness of one method's results: `ttl_ms` milliseconds (0: stale at once), and whether a cached copy
+    may be shared across authorization contexts (`"public"`) or only reused by the one that got it
+    (`"private"`, the default). `Server(cache_hints={"tools/list": CacheHint(ttl_ms=60_000, scope="public")})`.
+    """
+
+    ttl_ms: int = 0
+    scope: Literal["public", "private"] = "private"
+
+
+def cache_hints_json(hints: Mapping[str, CacheHint]) -> dict[str, dict[str, object]]:
+    """The wire spelling the core takes (checked there: unknown methods and scopes are refused)."""
+    return {method: {"ttlMs": hint.ttl_ms, "cacheScope": hint.scope} for method, hint in hints.items()}
