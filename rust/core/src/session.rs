@@ -208,8 +208,8 @@ impl Call {
         }
     }
 
-    pub(crate) fn with_result_fields(mut self, fields: Arc<ResultFields>) -> Call {
-        self.fields = Some(fields);
+    pub(crate) fn with_result_fields(mut self, fields: Option<Arc<ResultFields>>) -> Call {
+        self.fields = fields;
         self
     }
 

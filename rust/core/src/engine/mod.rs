@@ -256,10 +256,12 @@ impl Engine {
             return None;
         };
         let token = progress_token.filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
+        // Only stateless results get extra fields; legacy calls skip the lookup.
+        let fields = ctx.is_modern().then(|| self.result_fields(req.method).clone());
         let call = Arc::new(
             Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone())
                 .with_output(output)
-                .with_result_fields(self.result_fields(req.method).clone()),
+                .with_result_fields(fields),
         );
         {
             let mut state = session.state();
