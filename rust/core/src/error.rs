@@ -7,6 +7,15 @@ use std::fmt;
 /// Legacy-era "resource not found" (2026-07-28 uses -32602 instead).
 pub const RESOURCE_NOT_FOUND: i32 = -32002;
 
+/// An error code as the stateless era spells it: an unknown resource is -32602 there (-32002 is legacy).
+pub fn modern_code(code: i32) -> i32 {
+    if code == RESOURCE_NOT_FOUND {
+        INVALID_PARAMS
+    } else {
+        code
+    }
+}
+
 /// A JSON-RPC error the server answers a request with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct McpError {
@@ -58,9 +67,7 @@ impl McpError {
 
     /// The same error as the stateless era spells it: an unknown resource is -32602 there (-32002 is legacy).
     pub fn for_modern(mut self) -> McpError {
-        if self.code == RESOURCE_NOT_FOUND {
-            self.code = INVALID_PARAMS;
-        }
+        self.code = modern_code(self.code);
         self
     }
 

@@ -3,7 +3,7 @@
 use crate::bus::{Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
 use crate::engine::ResultFields;
-use crate::error::{CoreError, RESOURCE_NOT_FOUND};
+use crate::error::{modern_code, CoreError};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
 use crate::schema::CompiledSchema;
@@ -284,7 +284,8 @@ impl Call {
         if !self.finish() {
             return false;
         }
-        if let Some(fields) = self.fields.as_ref().filter(|_| self.ctx.is_modern()) {
+        // Only stateless calls carry fields (see `Engine::dispatch`).
+        if let Some(fields) = &self.fields {
             let shaped = fields.shape(result);
             self.reply.send(jsonrpc::result_response(&self.id, &shaped), OutKind::Response);
         } else {
@@ -303,7 +304,7 @@ impl Call {
         if !self.finish() {
             return false;
         }
-        let code = if self.ctx.is_modern() && code == RESOURCE_NOT_FOUND { jsonrpc::INVALID_PARAMS } else { code };
+        let code = if self.ctx.is_modern() { modern_code(code) } else { code };
         self.reply.send(jsonrpc::error_response(Some(&self.id), code, message, data), OutKind::Response);
         true
     }

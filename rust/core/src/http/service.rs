@@ -64,6 +64,20 @@ fn request_id_of(body: &[u8]) -> Option<RequestId> {
     }
 }
 
+/// Why a request is refused before its method is looked at.
+struct Refusal<'h> {
+    status: StatusCode,
+    message: String,
+    /// The `MCP-Protocol-Version` named no known version (this one): a stateless client gets -32022 instead.
+    unknown_version: Option<&'h str>,
+}
+
+impl Refusal<'_> {
+    fn new(status: StatusCode, message: String) -> Self {
+        Refusal { status, message, unknown_version: None }
+    }
+}
+
 /// Why a POST body could not be read.
 enum BodyError {
     TooLarge,
@@ -150,11 +164,11 @@ impl Service {
             let (parts, body) = req.into_parts();
             return match self.read_body(&parts.headers, body).await {
                 Ok(body) => match self.refuse(&parts.headers, true) {
-                    Some((status, message)) => {
-                        self.unknown_stateless_version(&parts.headers, &body).unwrap_or_else(|| {
+                    Some(Refusal { status, message, unknown_version }) => unknown_version
+                        .and_then(|requested| Service::unknown_stateless_version(requested, &body))
+                        .unwrap_or_else(|| {
                             rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
-                        })
-                    }
+                        }),
                     None if stateless(&parts.headers) => self.post_stateless(&parts.headers, body).await,
                     None => self.post(&parts.headers, body).await,
                 },
@@ -171,8 +185,8 @@ impl Service {
                 }
             };
         }
-        if let Some((status, message)) = self.refuse(req.headers(), false) {
-            return rpc_error(status, INVALID_REQUEST, &message);
+        if let Some(refusal) = self.refuse(req.headers(), false) {
+            return rpc_error(refusal.status, INVALID_REQUEST, &refusal.message);
         }
         if stateless(req.headers()) {
             // The stateless era has no GET stream and no session to delete.
@@ -189,20 +203,21 @@ impl Service {
     }
 
     /// The rules every request must pass before its method is looked at, and for a POST (`post`) the rules on
-    /// its headers: the refusal's status and message, or None.
-    fn refuse(&self, headers: &HeaderMap, post: bool) -> Option<(StatusCode, String)> {
-        if let Some(refusal) = self.check_host_and_origin(headers) {
-            return Some(refusal);
+    /// its headers: why the request is refused, or None.
+    fn refuse<'h>(&self, headers: &'h HeaderMap, post: bool) -> Option<Refusal<'h>> {
+        if let Some((status, message)) = self.check_host_and_origin(headers) {
+            return Some(Refusal::new(status, message));
         }
         if self.draining.load(Ordering::Acquire) {
-            return Some((StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down".into()));
+            return Some(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down".into()));
         }
         if let Some(version) = header(headers, VERSION_HEADER) {
             if ProtocolVersion::parse(version).is_none() {
-                return Some((
-                    StatusCode::BAD_REQUEST,
-                    format!("Bad Request: unsupported MCP-Protocol-Version {version:?}"),
-                ));
+                let message = format!("Bad Request: unsupported MCP-Protocol-Version {version:?}");
+                return Some(Refusal {
+                    unknown_version: Some(version),
+                    ..Refusal::new(StatusCode::BAD_REQUEST, message)
+                });
             }
         }
         if !post {
@@ -210,20 +225,20 @@ impl Service {
         }
         if !(accepts(headers, "application/json") && accepts(headers, "text/event-stream")) {
             let msg = "Not Acceptable: the client must accept both application/json and text/event-stream";
-            return Some((StatusCode::NOT_ACCEPTABLE, msg.into()));
+            return Some(Refusal::new(StatusCode::NOT_ACCEPTABLE, msg.into()));
         }
         let json_type = header(headers, CONTENT_TYPE.as_str())
             .is_some_and(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
         if !json_type {
             let msg = "Unsupported Media Type: Content-Type must be application/json";
-            return Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, msg.into()));
+            return Some(Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg.into()));
         }
         // The session named, if any, is looked up once, by `post`.
         None
     }
 
     /// DNS-rebinding protection: a browser page on another site must not reach a local server.
-    pub(super) fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
+    fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
         let host = header(headers, "host").map(str::to_ascii_lowercase);
         if let Some(allowed) = &self.allowed_hosts {
             if !host.as_ref().is_some_and(|h| allowed.contains(h)) {

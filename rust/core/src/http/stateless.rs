@@ -27,8 +27,8 @@ struct Params<'a> {
     meta: Option<Meta<'a>>,
     #[serde(borrow, default)]
     name: Option<&'a str>,
-    #[serde(default)]
-    arguments: Option<Value>,
+    #[serde(borrow, default)]
+    arguments: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -47,7 +47,21 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// The HTTP status of a stateless answer: errors carry theirs.
+/// The HTTP status a stateless error is answered with: -32601 is 404, the invalid-request family 400.
+fn status_for(code: i32) -> StatusCode {
+    match code {
+        METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        INVALID_PARAMS
+        | INVALID_REQUEST
+        | PARSE_ERROR
+        | HEADER_MISMATCH
+        | MISSING_REQUIRED_CLIENT_CAPABILITY
+        | UNSUPPORTED_PROTOCOL_VERSION => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+/// The HTTP status of a stateless answer the engine encoded: an error carries its own.
 fn status_of(answer: &[u8], id: &RequestId) -> StatusCode {
     let head = br#"{"jsonrpc":"2.0","id":"#;
     let Some(rest) = answer.strip_prefix(head.as_slice()).and_then(|r| r.strip_prefix(id.json().as_bytes())) else {
@@ -55,18 +69,7 @@ fn status_of(answer: &[u8], id: &RequestId) -> StatusCode {
     };
     let Some(code) = rest.strip_prefix(br#","error":{"code":"#.as_slice()) else { return StatusCode::OK };
     let digits = code.iter().take_while(|b| b.is_ascii_digit() || **b == b'-').count();
-    match std::str::from_utf8(&code[..digits]).ok().and_then(|c| c.parse::<i32>().ok()) {
-        Some(METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
-        Some(
-            INVALID_PARAMS
-            | INVALID_REQUEST
-            | PARSE_ERROR
-            | HEADER_MISMATCH
-            | MISSING_REQUIRED_CLIENT_CAPABILITY
-            | UNSUPPORTED_PROTOCOL_VERSION,
-        ) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::OK,
-    }
+    std::str::from_utf8(&code[..digits]).ok().and_then(|c| c.parse::<i32>().ok()).map_or(StatusCode::OK, status_for)
 }
 
 impl Service {
@@ -91,8 +94,7 @@ impl Service {
             },
         };
         if let Err(refusal) = self.check_routing(headers, &method, params) {
-            let status = status_of(&refusal.encode(Some(&id)), &id);
-            return json_response(refusal.encode(Some(&id)), status);
+            return json_response(refusal.encode(Some(&id)), status_for(refusal.code));
         }
         // A session of one request: the engine tracks the call in it, and nothing outlives the answer.
         let session =
@@ -117,17 +119,10 @@ impl Service {
         }
     }
 
-    /// A POST whose `MCP-Protocol-Version` is no version at all, from a client speaking the stateless era (its
-    /// body names a `_meta` version): -32022 with the versions this server speaks, so the client can retry with
-    /// one of them. None when the request is refused for anything else first, or is legacy traffic.
-    pub(super) fn unknown_stateless_version(&self, headers: &HeaderMap, body: &[u8]) -> Option<Resp> {
-        if self.check_host_and_origin(headers).is_some() || self.draining.load(std::sync::atomic::Ordering::Acquire) {
-            return None;
-        }
-        let requested = routing::protocol_version(headers).ok().flatten()?;
-        if crate::protocol::ProtocolVersion::parse(requested).is_some() {
-            return None;
-        }
+    /// A POST refused for naming no known `MCP-Protocol-Version` (`requested`), from a client speaking the
+    /// stateless era (its body names a `_meta` version): -32022 with the versions this server speaks, so the
+    /// client can retry with one of them. None for legacy traffic, which gets the legacy refusal.
+    pub(super) fn unknown_stateless_version(requested: &str, body: &[u8]) -> Option<Resp> {
         let Ok(Frame::Single(raw)) = jsonrpc::split(body) else { return None };
         let Ok(Message::Request { id, params, .. }) = jsonrpc::classify(raw) else { return None };
         let parsed = params.and_then(|p| serde_json::from_str::<Params<'_>>(p.get()).ok())?;
@@ -156,8 +151,10 @@ impl Service {
         if method == "tools/call" {
             let registry = self.engine.registry();
             let tool = parsed.as_ref().and_then(|p| p.name).and_then(|name| registry.tool(name));
-            if let (Some(tool), Some(p)) = (tool, parsed.as_ref()) {
-                tool.param_headers.check(headers, p.arguments.as_ref())?;
+            // Arguments are parsed for this only when the tool mirrors some of them in headers.
+            if let (Some(tool), Some(p)) = (tool.filter(|t| !t.param_headers.is_empty()), parsed.as_ref()) {
+                let arguments = p.arguments.and_then(|a| serde_json::from_str::<Value>(a.get()).ok());
+                tool.param_headers.check(headers, arguments.as_ref())?;
             }
         }
         Ok(())
