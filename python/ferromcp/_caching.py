@@ -6,17 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Literal
 
-__all__ = ["CACHEABLE_METHODS", "CacheHint", "cache_hints_json"]
-
-# The methods whose stateless results carry `ttlMs` and `cacheScope`.
-CACHEABLE_METHODS = (
-    "server/discover",
-    "tools/list",
-    "prompts/list",
-    "resources/list",
-    "resources/templates/list",
-    "resources/read",
-)
+__all__ = ["CacheHint", "cache_hints_json"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -346,11 +346,6 @@ def _block(item: Any) -> dict[str, Any]:
     return {"type": "text", "text": json_bytes(item).decode()}
 
 
-def _content_json(blocks: list[dict[str, Any]]) -> bytes:
-    # Blocks an older protocol version predates are rewritten for it in the core.
-    return orjson.dumps(blocks)
-
-
 def _has_content(value: Any) -> bool:
     if isinstance(value, CONTENT_TYPES):
         return True
@@ -374,10 +369,11 @@ def respond(handle: CallHandle, spec: ToolSpec, value: Any) -> None:
     elif value is None:
         handle.respond_content(b"[]")
     elif isinstance(value, CONTENT_TYPES):
-        handle.respond_content(_content_json([value.to_json()]))
+        # Blocks an older protocol version predates are rewritten for it in the core.
+        handle.respond_content(orjson.dumps([value.to_json()]))
     elif isinstance(value, (list, tuple)):
         items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
-        handle.respond_content(_content_json([_block(i) for i in items]))
+        handle.respond_content(orjson.dumps([_block(i) for i in items]))
     elif isinstance(value, dict) or dataclasses.is_dataclass(value) or isinstance(value, msgspec.Struct):
         handle.respond_structured(json_bytes(value))
     else:
