@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the official MCP conformance suite (pinned in package.json, with the Node 22 it needs) against
-# examples/conformance_server.py over Streamable HTTP. An empty expected-failures baseline makes any FAILURE
-# or WARNING fail the run.
+# Runs the official MCP conformance suite against examples/conformance_server.py over Streamable HTTP, twice:
+# the pinned release (0.1.16, the 2025 era) and the newest 0.2 alpha (both eras, and the extensions), each with
+# --suite all. Both are pinned in package.json, with the Node 22 they need. The release's expected-failures
+# baseline is empty, so any FAILURE or WARNING fails the run; the alpha's lists only extension scenarios.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-../.venv/bin/python}"
@@ -18,5 +19,10 @@ for _ in $(seq 1 200); do
     sleep 0.05
 done
 
-echo "conformance $(node --version) against http://127.0.0.1:$port/mcp"
-npx conformance server --url "http://127.0.0.1:$port/mcp" --suite all --expected-failures expected-failures.yml
+url="http://127.0.0.1:$port/mcp"
+echo "conformance $(node -p 'require("@modelcontextprotocol/conformance/package.json").version') ($(node --version)) against $url"
+npx conformance server --url "$url" --suite all --expected-failures expected-failures.yml
+echo
+echo "conformance $(node -p 'require("conformance-next/package.json").version') ($(node --version)) against $url"
+node node_modules/conformance-next/dist/index.js server --url "$url" --suite all \
+    --expected-failures expected-failures-next.yml

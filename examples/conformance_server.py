@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
 from ferromcp import (
     Audio,
     Context,
     EmbeddedResource,
+    Header,
     Image,
     Message,
     ResourceContents,
@@ -252,6 +253,145 @@ def test_prompt_with_embedded_resource(resourceUri: str) -> list[Message]:
 def test_prompt_with_image() -> list[Message]:
     """A prompt that includes an image."""
     return [Message(Image(data=TEST_PNG, mime_type="image/png")), Message("Please analyze the image above.")]
+
+
+# -- 2026-07-28: stateless diagnostics, routing headers, input-required round trips ----------------------------
+
+NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+@server.tool
+async def test_missing_capability(ctx: Context) -> str:
+    """Needs sampling: a request that did not declare it is refused with -32021."""
+    answer = await ctx.sample("Say hello.", max_tokens=20, key="hello")
+    return answer.text or ""
+
+
+@server.tool
+async def test_streaming_elicitation(ctx: Context) -> str:
+    """Asks the user for a name: on a 2026-07-28 request an input-required result, never a request."""
+    answer = await ctx.elicit("What is your name?", NAME_SCHEMA, key="name")
+    return f"Hello, {(answer.content or {}).get('name')}!"
+
+
+@server.tool
+async def test_logging_tool(ctx: Context) -> str:
+    """Logs three messages; they reach the client only if the request asked for a log level."""
+    for step in ("starting", "working", "done"):
+        await ctx.info(f"test_logging_tool {step}")
+    return "Logged three messages."
+
+
+_toggled: dict[str, bool] = {"tool": False, "prompt": False}
+
+
+def _dynamic() -> str:
+    """A tool or prompt that comes and goes (list-changed notifications)."""
+    return "I come and go."
+
+
+@server.tool
+def test_trigger_tool_change() -> str:
+    """Adds or removes a tool, so listen streams hear notifications/tools/list_changed."""
+    if _toggled["tool"]:
+        server.remove_tool("test_dynamic_tool")
+    else:
+        server.add_tool(_dynamic, name="test_dynamic_tool")
+    _toggled["tool"] = not _toggled["tool"]
+    return "The tool list changed."
+
+
+@server.tool
+def test_trigger_prompt_change() -> str:
+    """Adds or removes a prompt, so listen streams hear notifications/prompts/list_changed."""
+    if _toggled["prompt"]:
+        server.remove_prompt("test_dynamic_prompt")
+    else:
+        server.add_prompt(_dynamic, name="test_dynamic_prompt")
+    _toggled["prompt"] = not _toggled["prompt"]
+    return "The prompt list changed."
+
+
+@server.tool
+def test_x_mcp_header(region: Annotated[str, Header("Region")]) -> str:
+    """Mirrors `region` in the Mcp-Param-Region header (SEP-2243); the server checks that they match."""
+    return f"Region: {region}"
+
+
+@server.tool
+async def test_input_required_result_elicitation(ctx: Context) -> str:
+    """One elicitation round trip."""
+    answer = await ctx.elicit("What is your name?", NAME_SCHEMA, key="user_name")
+    return f"Hello, {(answer.content or {}).get('name')}!"
+
+
+@server.tool
+async def test_input_required_result_sampling(ctx: Context) -> str:
+    """One sampling round trip."""
+    answer = await ctx.sample("What is the capital of France?", max_tokens=100, key="capital_question")
+    return f"The model said: {answer.text}"
+
+
+@server.tool
+async def test_input_required_result_list_roots(ctx: Context) -> str:
+    """One roots/list round trip."""
+    roots = await ctx.list_roots(key="client_roots")
+    return "Roots: " + ", ".join(str(r.get("uri")) for r in roots)
+
+
+@server.tool
+async def test_input_required_result_request_state(ctx: Context) -> str:
+    """A round trip whose answer only counts with the sealed requestState it came back with."""
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    answer = await ctx.elicit("Please confirm", schema, key="confirm")
+    return f"state-ok: confirmed={(answer.content or {}).get('ok')}"
+
+
+@server.tool
+async def test_input_required_result_multiple_inputs(ctx: Context) -> str:
+    """Elicitation, sampling and roots asked together in one round (asyncio.gather)."""
+    name, greeting, roots = await asyncio.gather(
+        ctx.elicit("What is your name?", NAME_SCHEMA, key="user_name"),
+        ctx.sample("Generate a greeting", max_tokens=50, key="greeting"),
+        ctx.list_roots(key="client_roots"),
+    )
+    return f"{greeting.text} {(name.content or {}).get('name')} ({len(roots)} roots)"
+
+
+@server.tool
+async def test_input_required_result_multi_round(ctx: Context) -> str:
+    """Two rounds, one after the other: the first answer rides in the sealed state of the second."""
+    name = await ctx.elicit("Step 1: What is your name?", NAME_SCHEMA, key="step1")
+    color_schema = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
+    color = await ctx.elicit("Step 2: What is your favorite color?", color_schema, key="step2")
+    return f"{(name.content or {}).get('name')} likes {(color.content or {}).get('color')}."
+
+
+@server.tool
+async def test_input_required_result_tampered_state(ctx: Context) -> str:
+    """A round trip with sealed state: an altered requestState is refused with -32602."""
+    answer = await ctx.elicit("What is your name?", NAME_SCHEMA, key="user_name")
+    return f"Hello, {(answer.content or {}).get('name')}!"
+
+
+@server.tool
+async def test_input_required_result_capabilities(ctx: Context) -> str:
+    """Asks only for what the request's client capabilities allow."""
+    asks: list[Any] = []
+    if ctx.client_capability("sampling") is not None:
+        asks.append(ctx.sample("What is 2 + 2?", max_tokens=10, key="math"))
+    if ctx.client_capability("elicitation") is not None:
+        asks.append(ctx.elicit("What is your name?", NAME_SCHEMA, key="user_name"))
+    answers = await asyncio.gather(*asks)
+    return f"Received {len(answers)} answers."
+
+
+@server.prompt
+async def test_input_required_result_prompt(ctx: Context) -> list[Message]:
+    """A prompt that asks the user for context first."""
+    schema = {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}
+    answer = await ctx.elicit("What context should the prompt use?", schema, key="user_context")
+    return [Message(f"Use this context: {(answer.content or {}).get('context')}")]
 
 
 # -- completion ----------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ async def modern_client(tmp_path: Path, **client_options: Any) -> AsyncIterator[
     assert not any('"initialize"' in line for line in sent)
     for msg in check_transcript(lines, MODERN):
         if "result" in msg:
-            assert msg["result"]["resultType"] == "complete", msg
+            assert msg["result"]["resultType"] in ("complete", "input_required"), msg
 
 
 def text_of(result: Any) -> str:
@@ -98,14 +98,3 @@ async def surface(client: Client) -> None:
     assert "Ada" in prompt.messages[0].content.text  # type: ignore[union-attr]
     templates = (await client.list_resource_templates()).resource_templates
     assert [t.uri_template for t in templates] == ["test://items/{item_id}"]
-
-
-async def test_asking_the_client_is_refused_clearly_for_now(tmp_path: Path) -> None:
-    # Input-required round trips (MRTR) are the next step; until then the handler gets a clear error.
-    async def never_asked(context: Any, params: Any) -> Any:
-        raise AssertionError("a 2026-07-28 server must not send requests")
-
-    async with modern_client(tmp_path, sampling_callback=never_asked) as client:
-        result = await client.call_tool("ask_model", {"prompt": "hi"})
-    assert result.is_error
-    assert "input-required round trip" in text_of(result)

@@ -15,7 +15,7 @@ if __name__ == "__main__":
 
 from ._caching import CacheHint
 from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent
-from ._context import Context, ElicitResult, LogLevel, McpError, SamplingResult
+from ._context import Context, ElicitResult, InputRequired, LogLevel, McpError, MissingClientCapability, SamplingResult
 from ._core import DefinitionError, ResultError, __version__
 from ._header import Header
 from ._server import HttpOptions, Server
@@ -46,9 +46,11 @@ __all__ = [
     "Header",
     "HttpOptions",
     "Image",
+    "InputRequired",
     "LogLevel",
     "McpError",
     "Message",
+    "MissingClientCapability",
     "PromptRef",
     "ResourceContents",
     "ResourceLink",

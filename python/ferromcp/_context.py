@@ -19,7 +19,15 @@ if typing.TYPE_CHECKING:
     from ._core import CallHandle
     from ._server import Server
 
-__all__ = ["Context", "ElicitResult", "LogLevel", "McpError", "SamplingResult"]
+__all__ = [
+    "Context",
+    "ElicitResult",
+    "InputRequired",
+    "LogLevel",
+    "McpError",
+    "MissingClientCapability",
+    "SamplingResult",
+]
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 _logger = logging.getLogger("ferromcp")
@@ -36,6 +44,43 @@ class McpError(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
+
+
+class MissingClientCapability(McpError):
+    """A 2026-07-28 request needs a client capability it did not declare: answered -32021 (HTTP 400) with
+    `data.requiredCapabilities`, as the specification asks, instead of running on without it."""
+
+    def __init__(self, capability: str, what: str) -> None:
+        super().__init__(
+            MISSING_REQUIRED_CLIENT_CAPABILITY,
+            f"{what} needs the client capability {capability!r}, which this request did not declare",
+            {"requiredCapabilities": {capability: {}}},
+        )
+
+
+class InputRequired(BaseException):
+    """Raised by `ctx.elicit()`, `ctx.sample()` and `ctx.list_roots()` on a 2026-07-28 request whose client
+    has not answered yet: the runtime turns it into an input-required result, and the client retries with the
+    answer. A `BaseException`, so `except Exception` in a handler does not swallow it; let it propagate."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__("the client's input is required; the request will be retried with it")
+        self.context = context
+
+
+def _is_elicit_result(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("action") in ("accept", "decline", "cancel")  # pyright: ignore[reportUnknownMemberType]
+
+
+def _is_sampling_result(value: Any) -> bool:
+    return isinstance(value, dict) and "role" in value and "content" in value
+
+
+def _is_roots_result(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("roots"), list)  # pyright: ignore[reportUnknownMemberType]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,12 +127,17 @@ class Context:
     Declare a parameter annotated `Context` (any name) and it is injected; it never appears in the input schema.
     """
 
-    __slots__ = ("_handle", "_requests", "_server")
+    __slots__ = ("_asked", "_handle", "_requests", "_seq", "_server", "_used")
 
     def __init__(self, handle: CallHandle, server: Server, requests: _Requests) -> None:
         self._handle = handle
         self._server = server
         self._requests = requests
+        # Input-required round trips (2026-07-28): requests still unanswered, answers used, and a counter that
+        # names requests the same way on every replay.
+        self._asked: dict[str, dict[str, Any]] = {}
+        self._used: list[str] = []
+        self._seq = 0
 
     @property
     def request_id(self) -> str | int:
@@ -102,6 +152,16 @@ class Context:
     @property
     def server(self) -> Server:
         return self._server
+
+    @property
+    def protocol_version(self) -> str:
+        """The protocol version the request is handled under ("2026-07-28" for a stateless request)."""
+        return self._handle.protocol_version
+
+    def client_capability(self, name: str) -> Any:
+        """What the client declared for capability `name` (e.g. "sampling", "elicitation", "roots"), or None."""
+        declared = self._handle.client_capability(name)
+        return None if declared is None else orjson.loads(declared)
 
     @property
     def is_cancelled(self) -> bool:
@@ -165,8 +225,35 @@ class Context:
     def _require(self, capability: str, what: str) -> Any:
         declared = self._handle.client_capability(capability)
         if declared is None:
+            if self._handle.stateless:
+                raise MissingClientCapability(capability, what)
             raise McpError(-32601, f"the client did not declare the {capability!r} capability needed for {what}")
         return orjson.loads(declared)
+
+    async def _ask(
+        self,
+        kind: str,
+        method: str,
+        params: dict[str, Any],
+        key: str | None,
+        valid: typing.Callable[[Any], bool],
+        timeout: float | None,
+    ) -> Any:
+        """Asks the client: a request on the call's stream (legacy), or an input request answered on the
+        client's retry (2026-07-28: the handler runs again, and this returns the answer instead of raising)."""
+        if not self._handle.can_require_input:
+            return await self.request(method, params, timeout=timeout)
+        self._seq += 1
+        name = key if key is not None else f"{kind}-{self._seq}"
+        answer = self._handle.input_response(name)
+        if answer is not None:
+            value = orjson.loads(answer)
+            if valid(value):
+                self._used.append(name)
+                return value
+        # Unanswered (or answered with something unusable): ask again.
+        self._asked[name] = {"method": method, "params": params}
+        raise InputRequired(self)
 
     async def sample(
         self,
@@ -180,10 +267,12 @@ class Context:
         include_context: Literal["none", "thisServer", "allServers"] | None = None,
         metadata: dict[str, Any] | None = None,
         timeout: float | None = DEFAULT_CLIENT_TIMEOUT,
+        key: str | None = None,
     ) -> SamplingResult:
         """Asks the client's model for a completion (`sampling/createMessage`).
 
-        `messages` is a user prompt, or a list of prompts and `{"role", "content"}` message dicts.
+        `messages` is a user prompt, or a list of prompts and `{"role", "content"}` message dicts. On a
+        2026-07-28 request this is an input request named `key` (default `sampling-N`): see `InputRequired`.
         """
         self._require("sampling", "ctx.sample()")
         items: list[Any] = [messages] if isinstance(messages, str) else messages
@@ -204,24 +293,31 @@ class Context:
         ):
             if value is not None:
                 params[key] = value
-        raw = await self.request("sampling/createMessage", params, timeout=timeout)
+        raw = await self._ask("sampling", "sampling/createMessage", params, key, _is_sampling_result, timeout)
         return SamplingResult(raw["role"], raw["content"], raw.get("model", ""), raw.get("stopReason"), raw)
 
     async def elicit(
-        self, message: str, schema: type[Any] | dict[str, Any], *, timeout: float | None = DEFAULT_CLIENT_TIMEOUT
+        self,
+        message: str,
+        schema: type[Any] | dict[str, Any],
+        *,
+        timeout: float | None = DEFAULT_CLIENT_TIMEOUT,
+        key: str | None = None,
     ) -> ElicitResult:
         """Asks the user for input through the client (`elicitation/create`, form mode).
 
         `schema` is a flat object schema (a dict), or a dataclass / TypedDict / msgspec Struct / pydantic model
-        whose fields are primitives; with a type, accepted content is converted to it.
+        whose fields are primitives; with a type, accepted content is converted to it. On a 2026-07-28 request
+        this is an input request named `key` (default `elicitation-N`): see `InputRequired`.
         """
         self._require("elicitation", "ctx.elicit()")
         requested = schema if isinstance(schema, dict) else _schema.object_schema(schema)
         if requested is None:
             raise TypeError("elicit() needs an object schema: a dict, dataclass, TypedDict, Struct or model")
-        raw = await self.request(
-            "elicitation/create", {"message": message, "requestedSchema": requested}, timeout=timeout
-        )
+        params = {"mode": "form", "message": message, "requestedSchema": requested}
+        if not self._handle.can_require_input:
+            del params["mode"]  # the legacy form mode is implied (and 2025-06-18 clients know no mode)
+        raw = await self._ask("elicitation", "elicitation/create", params, key, _is_elicit_result, timeout)
         action = raw.get("action")
         if action not in ("accept", "decline", "cancel"):
             raise McpError(-32602, f"invalid elicitation action {action!r}")
@@ -237,6 +333,7 @@ class Context:
         *,
         elicitation_id: str | None = None,
         timeout: float | None = DEFAULT_CLIENT_TIMEOUT,
+        key: str | None = None,
     ) -> ElicitResult:
         """Asks the user to complete an interaction at `url` out of band (URL-mode elicitation, 2025-11-25).
 
@@ -247,7 +344,7 @@ class Context:
         if not (isinstance(declared, dict) and "url" in declared):
             raise McpError(-32601, "the client did not declare URL-mode elicitation (capabilities.elicitation.url)")
         params = {"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id or uuid.uuid4().hex}
-        raw = await self.request("elicitation/create", params, timeout=timeout)
+        raw = await self._ask("elicitation", "elicitation/create", params, key, _is_elicit_result, timeout)
         action = raw.get("action")
         if action not in ("accept", "decline", "cancel"):
             raise McpError(-32602, f"invalid elicitation action {action!r}")
@@ -259,10 +356,13 @@ class Context:
             "notifications/elicitation/complete", orjson.dumps({"elicitationId": elicitation_id})
         )
 
-    async def list_roots(self, *, timeout: float | None = DEFAULT_CLIENT_TIMEOUT) -> list[dict[str, Any]]:
-        """The client's roots (`roots/list`): dicts with `uri` and optional `name`."""
+    async def list_roots(
+        self, *, timeout: float | None = DEFAULT_CLIENT_TIMEOUT, key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The client's roots (`roots/list`): dicts with `uri` and optional `name`. On a 2026-07-28 request this
+        is an input request named `key` (default `roots-N`): see `InputRequired`."""
         self._require("roots", "ctx.list_roots()")
-        raw = await self.request("roots/list", {}, timeout=timeout)
+        raw = await self._ask("roots", "roots/list", {}, key, _is_roots_result, timeout)
         return list(raw.get("roots", []))
 
     async def ping_client(self, *, timeout: float | None = 30.0) -> None:

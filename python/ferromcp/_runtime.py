@@ -12,7 +12,9 @@ import functools
 import typing
 from typing import Any, Protocol
 
-from ._context import Context
+import orjson
+
+from ._context import Context, InputRequired, MissingClientCapability
 from ._tools import Handler
 
 if typing.TYPE_CHECKING:
@@ -88,6 +90,8 @@ class Dispatcher:
                 else:
                     try:
                         result = spec.fn(**_prepare(spec, handle, args, self))
+                    except MissingClientCapability as exc:
+                        handle.respond_error(exc.code, exc.message, orjson.dumps(exc.data))
                     except Exception as exc:
                         spec.fail(handle, exc)
                     else:
@@ -117,6 +121,12 @@ class Dispatcher:
             else:
                 result = await spec.fn(**kwargs)
             spec.respond(handle, result)
+        except InputRequired as need:
+            # A 2026-07-28 request the client must retry with its answers (the handler runs again then).
+            ctx = need.context
+            handle.respond_input_required(orjson.dumps(ctx._asked), ctx._used)  # pyright: ignore[reportPrivateUsage]
+        except MissingClientCapability as exc:
+            handle.respond_error(exc.code, exc.message, orjson.dumps(exc.data))
         except asyncio.CancelledError:
             # Cancelled by the client (the response is already suppressed) or by shutdown.
             handle.respond_error(-32603, "Request cancelled")

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping, Sequence
 from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import orjson
@@ -77,7 +77,13 @@ class Server:
         page_size: int = 100,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         cache_hints: Mapping[str, CacheHint] | None = None,
+        request_state_keys: Sequence[str] | None = None,
+        request_state_ttl: float | None = None,
     ) -> None:
+        """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
+        2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
+        first. Every process serving the same clients needs the same keys; without any, each process seals
+        with its own random key. `request_state_ttl`: seconds a sealed state stays valid (default 600)."""
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -89,7 +95,8 @@ class Server:
         self.instructions = instructions
         self.max_message_size = max_message_size
         hints = orjson.dumps(cache_hints_json(cache_hints)).decode() if cache_hints else None
-        self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints)
+        keys = list(request_state_keys) if request_state_keys is not None else None
+        self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints, keys, request_state_ttl)
         self._handlers: dict[int, Handler] = {}
         self._names: dict[tuple[str, str], int] = {}
         self._next_id = 0

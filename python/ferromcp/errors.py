@@ -4,6 +4,12 @@ Raised by handlers (they become protocol answers):
 - `ToolError`: the tool failed; the client gets an `isError` result with its message.
 - `ResourceNotFound`: the resource does not exist (-32002).
 - `UrlElicitationRequired`: the user must complete URL-mode elicitations first (-32042).
+- `MissingClientCapability` (an `McpError`): a 2026-07-28 request needs a client capability it did not
+  declare (-32021, HTTP 400). `ctx.sample()`, `ctx.elicit()` and `ctx.list_roots()` raise it themselves.
+
+Raised through handlers (let it propagate):
+- `InputRequired` (a `BaseException`): on a 2026-07-28 request, `ctx.elicit()`, `ctx.sample()` or
+  `ctx.list_roots()` has no answer yet; the client gets an input-required result and retries.
 
 Raised by ferromcp:
 - `DefinitionError` (a `ValueError`): a tool, resource, template or prompt definition, or its schema, is
@@ -17,7 +23,7 @@ Raised by ferromcp:
 
 from __future__ import annotations
 
-from ._context import McpError
+from ._context import InputRequired, McpError, MissingClientCapability
 from ._core import CallFinishedError, DefinitionError, LimitError, ResultError
 from ._surface import ResourceNotFound
 from ._tools import ToolError, UrlElicitationRequired
@@ -25,8 +31,10 @@ from ._tools import ToolError, UrlElicitationRequired
 __all__ = [
     "CallFinishedError",
     "DefinitionError",
+    "InputRequired",
     "LimitError",
     "McpError",
+    "MissingClientCapability",
     "ResourceNotFound",
     "ResultError",
     "ToolError",

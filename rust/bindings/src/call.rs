@@ -77,6 +77,29 @@ impl CallHandle {
         self.call.client_capability(name)
     }
 
+    /// Whether the request is a stateless (2026-07-28) one.
+    #[getter]
+    fn stateless(&self) -> bool {
+        self.call.ctx.is_modern()
+    }
+
+    /// Whether the call may answer input-required (a 2026-07-28 tools/call, prompts/get or resources/read).
+    #[getter]
+    fn can_require_input(&self) -> bool {
+        self.call.can_require_input()
+    }
+
+    /// The client's answer (JSON text) to input request `key`, from this retry or an earlier round.
+    fn input_response(&self, key: &str) -> Option<String> {
+        self.call.input_response(key)
+    }
+
+    /// Answers `resultType: "input_required"` with `requests` (a JSON object of input requests, as bytes),
+    /// sealing the answers under the keys in `keep` into the `requestState` for the retry.
+    fn respond_input_required(&self, requests: &[u8], keep: Vec<String>) -> PyResult<bool> {
+        self.call.respond_input_required(requests, &keep).map_err(errors::to_py)
+    }
+
     /// False once answered or cancelled by the client.
     #[getter]
     fn active(&self) -> bool {

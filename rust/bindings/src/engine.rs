@@ -1,10 +1,13 @@
 //! The engine object: server facts and the tool registry.
 
 use crate::errors::{self, DefinitionError};
+use ferromcp_core::engine::DEFAULT_STATE_TTL;
 use ferromcp_core::registry::{Prompt, Resource, ResourceTemplate};
+use ferromcp_core::request_state::KeyRing;
 use ferromcp_core::{Engine as CoreEngine, ServerConfig, Tool};
 use pyo3::prelude::*;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[pyclass(frozen, module = "ferromcp._core")]
 pub struct Engine {
@@ -14,12 +17,17 @@ pub struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (server_info, instructions=None, page_size=100, cache_hints=None))]
+    #[pyo3(signature = (
+        server_info, instructions=None, page_size=100, cache_hints=None, request_state_keys=None,
+        request_state_ttl=None
+    ))]
     fn new(
         server_info: &str,
         instructions: Option<String>,
         page_size: usize,
         cache_hints: Option<&str>,
+        request_state_keys: Option<Vec<String>>,
+        request_state_ttl: Option<f64>,
     ) -> PyResult<Self> {
         let server_info: serde_json::Value =
             serde_json::from_str(server_info).map_err(|e| DefinitionError::new_err(format!("server_info: {e}")))?;
@@ -32,7 +40,21 @@ impl Engine {
             }
             None => Default::default(),
         };
-        let config = ServerConfig { server_info, instructions, page_size: page_size.max(1), cache_hints };
+        let keys = request_state_keys
+            .map(KeyRing::parse)
+            .transpose()
+            .map_err(|e| DefinitionError::new_err(format!("request_state_keys: {e}")))?;
+        let ttl = match request_state_ttl {
+            None => DEFAULT_STATE_TTL,
+            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Duration::from_secs_f64(s),
+            Some(s) => return Err(DefinitionError::new_err(format!("request_state_ttl: {s} is not in (0, 86400] s"))),
+        };
+        let mut config = ServerConfig::new(server_info);
+        config.instructions = instructions;
+        config.page_size = page_size.max(1);
+        config.cache_hints = cache_hints;
+        config.request_state_keys = keys;
+        config.request_state_ttl = ttl;
         Ok(Engine { inner: Arc::new(CoreEngine::new(config).map_err(errors::to_py)?) })
     }
 

@@ -116,6 +116,7 @@ pub mod meta {
     pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
     pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
     pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 }
 
 /// The error codes of the stateless era.

@@ -11,7 +11,7 @@ use crate::uri_template::UriTemplate;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One registered tool.
 pub struct Tool {
@@ -313,6 +313,8 @@ pub struct Registry {
     pub prompts: Collection<Prompt>,
     /// The handler for `completion/complete`, if any.
     pub completion: Option<u32>,
+    /// The `server/discover` result for this registry, serialized on first use (a change makes a new registry).
+    pub discover: OnceLock<Vec<u8>>,
 }
 
 impl Registry {
@@ -323,6 +325,7 @@ impl Registry {
             templates: Collection::build(Vec::new(), "resourceTemplates", page_size),
             prompts: Collection::build(Vec::new(), "prompts", page_size),
             completion: None,
+            discover: OnceLock::new(),
         }
     }
 
@@ -333,6 +336,7 @@ impl Registry {
             templates: self.templates.resized(self.templates.page_size),
             prompts: self.prompts.resized(self.prompts.page_size),
             completion: self.completion,
+            discover: OnceLock::new(),
         }
     }
 
@@ -381,6 +385,7 @@ impl Registry {
             templates: self.templates.resized(page_size),
             prompts: self.prompts.resized(page_size),
             completion: self.completion,
+            discover: OnceLock::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::bus::{Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
-use crate::engine::ResultFields;
+use crate::engine::{InputRoundTrip, Listener, ResultFields};
 use crate::error::{modern_code, CoreError};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
@@ -67,6 +67,8 @@ pub(crate) struct SessionState {
     pub subscriptions: HashSet<String>,
     /// What the client declared in `initialize` (`sampling`, `elicitation`, `roots`, ...).
     pub client_capabilities: Arc<Map<String, Value>>,
+    /// Open `subscriptions/listen` streams (2026-07-28), by the id of their request.
+    pub listeners: HashMap<RequestId, Arc<Listener>>,
 }
 
 pub struct Session {
@@ -93,6 +95,7 @@ impl Session {
                 next_request: 1,
                 subscriptions: HashSet::new(),
                 client_capabilities: Arc::new(Map::new()),
+                listeners: HashMap::new(),
             }),
             log_rank: AtomicU8::new(0),
             task_table: Mutex::new(crate::tasks::TaskTable::default()),
@@ -122,6 +125,12 @@ impl Session {
         self.state().inflight.remove(id);
     }
 
+    /// Ends the `subscriptions/listen` stream opened by request `id` without an answer; false if none is open.
+    pub(crate) fn cancel_listener(&self, id: &RequestId) -> bool {
+        let listener = self.state().listeners.remove(id);
+        listener.map(|l| l.cancel()).is_some()
+    }
+
     /// Routes a client's response to the server→client request it answers. Unknown ids are ignored.
     pub(crate) fn resolve(&self, id: &RequestId, result: Option<&RawValue>, error: Option<&RawValue>) {
         let Some(key) = self.state().pending.remove(id) else { return };
@@ -136,6 +145,10 @@ impl Session {
     /// Cancels every call still running (the client went away where nobody can resume: a stateless request's
     /// stream closed); their responses are suppressed.
     pub(crate) fn cancel_all(&self) {
+        let listeners: Vec<Arc<Listener>> = self.state().listeners.drain().map(|(_, l)| l).collect();
+        for listener in listeners {
+            listener.cancel();
+        }
         let calls: Vec<Arc<Call>> = self.state().inflight.drain().map(|(_, call)| call).collect();
         for call in calls {
             if call.cancel() {
@@ -184,6 +197,8 @@ pub struct Call {
     output: Option<Arc<CompiledSchema>>,
     /// What a stateless result carries besides its own fields (`resultType`, caching hints, the server's `_meta`).
     fields: Option<Arc<ResultFields>>,
+    /// A stateless call's input-required round trip (the client's answers so far, and how to ask for more).
+    round_trip: Option<Box<InputRoundTrip>>,
 }
 
 impl Call {
@@ -205,7 +220,39 @@ impl Call {
             done: AtomicBool::new(false),
             output: None,
             fields: None,
+            round_trip: None,
         }
+    }
+
+    pub(crate) fn with_round_trip(mut self, round_trip: Option<Box<InputRoundTrip>>) -> Call {
+        self.round_trip = round_trip;
+        self
+    }
+
+    /// Whether the call can answer input-required (a stateless `tools/call`, `prompts/get` or `resources/read`).
+    pub fn can_require_input(&self) -> bool {
+        self.round_trip.is_some()
+    }
+
+    /// The client's answer (JSON text) to the input request `key`, given on this retry or an earlier one.
+    pub fn input_response(&self, key: &str) -> Option<String> {
+        self.round_trip.as_ref().and_then(|r| r.answer(key))
+    }
+
+    /// Answers `resultType: "input_required"` asking `requests` (a JSON object of input requests) and sealing
+    /// the answers under `keep` for the retry. Returns false if the call was already finished.
+    pub fn respond_input_required(&self, requests: &[u8], keep: &[String]) -> Result<bool, CoreError> {
+        let Some(round_trip) = &self.round_trip else {
+            return Err(CoreError::Unsupported(
+                "input-required results exist only for 2026-07-28 tools/call, prompts/get and resources/read".into(),
+            ));
+        };
+        let result = round_trip.input_required(requests, keep)?;
+        if !self.finish() {
+            return Ok(false);
+        }
+        self.reply.send(jsonrpc::result_response(&self.id, &result), OutKind::Response);
+        Ok(true)
     }
 
     pub(crate) fn with_result_fields(mut self, fields: Option<Arc<ResultFields>>) -> Call {

@@ -1,7 +1,7 @@
 //! `completion/complete`: the reference and argument are checked here; the embedder's handler computes values.
 
 use super::table::Req;
-use super::Engine;
+use super::{CallExtras, Engine};
 use crate::error::McpError;
 use crate::registry::ListKind;
 use serde::Deserialize;
@@ -34,7 +34,7 @@ pub(super) fn complete(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let context = p.context.unwrap_or(Value::Null);
     let args = json!({"ref": p.reference, "argument": p.argument, "context": context});
     if let Some(handler) = engine.registry().completion {
-        engine.dispatch(req, handler, args, None, req.reply, None);
+        engine.dispatch(req, handler, args, None, req.reply, CallExtras::default());
     }
     Ok(())
 }

@@ -40,12 +40,38 @@ pub(super) fn initialize(engine: &Engine, req: &Req<'_>) -> Result<(), McpError>
     Ok(())
 }
 
+/// `server/discover` (2026-07-28): the versions spoken per request, what is offered, and who serves it.
+/// Serialized once per registry snapshot; the caching hints and `_meta.serverInfo` are added like any result's.
+pub(super) fn discover(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    let registry = engine.registry();
+    let body = registry.discover.get_or_init(|| {
+        let versions: Vec<&str> = ProtocolVersion::MODERN.iter().map(|v| v.as_str()).collect();
+        let mut result = json!({"supportedVersions": versions, "capabilities": engine.modern_capabilities()});
+        if let (Some(text), Some(obj)) = (&engine.config.instructions, result.as_object_mut()) {
+            obj.insert("instructions".into(), Value::String(text.clone()));
+        }
+        result.to_string().into_bytes()
+    });
+    req.answer(body);
+    Ok(())
+}
+
 pub(super) fn ping(_: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     req.answer(b"{}");
     Ok(())
 }
 
 impl Engine {
+    /// The capabilities of the stateless era, from what is registered: list changes and resource updates are
+    /// delivered on `subscriptions/listen`, logging is requested per request, and tasks are not offered there.
+    pub(crate) fn modern_capabilities(&self) -> Value {
+        let mut caps = self.capabilities();
+        if let Some(obj) = caps.as_object_mut() {
+            obj.remove("tasks");
+        }
+        caps
+    }
+
     /// The capabilities answered to `initialize`, from what is registered.
     pub(crate) fn capabilities(&self) -> Value {
         let reg = self.registry();

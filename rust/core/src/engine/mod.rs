@@ -12,15 +12,18 @@ use crate::error::{CoreError, McpError};
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
 use crate::protocol::Feature;
 use crate::registry::{ListKind, Registry};
+use crate::request_state::KeyRing;
 use crate::schema::CompiledSchema;
 use crate::session::{Call, OutKind, Outbound, Session};
 use batch::BatchReply;
+use input::{RoundTrip, StateSealing};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use shape::Shapes;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 /// Static facts about the server, fixed at construction.
 pub struct ServerConfig {
@@ -32,12 +35,24 @@ pub struct ServerConfig {
     /// Caching hints of stateless results, by method (`tools/list`, `resources/read`, ...); the default is
     /// `ttlMs: 0, cacheScope: "private"`.
     pub cache_hints: HashMap<String, CacheHint>,
+    /// The keys that seal input-required `requestState` (the first seals, all open); None is one random key
+    /// of this process, so states neither survive a restart nor cross to another process.
+    pub request_state_keys: Option<KeyRing>,
+    /// How long a sealed `requestState` stays valid.
+    pub request_state_ttl: Duration,
 }
 
 impl ServerConfig {
     /// A server named by `server_info`, with the defaults for everything else.
     pub fn new(server_info: Value) -> ServerConfig {
-        ServerConfig { server_info, instructions: None, page_size: 100, cache_hints: HashMap::new() }
+        ServerConfig {
+            server_info,
+            instructions: None,
+            page_size: 100,
+            cache_hints: HashMap::new(),
+            request_state_keys: None,
+            request_state_ttl: input::DEFAULT_STATE_TTL,
+        }
     }
 }
 
@@ -48,6 +63,17 @@ pub struct Engine {
     bus: Arc<dyn Bus>,
     /// What stateless results carry besides their own fields, per method.
     shapes: Shapes,
+    /// How input-required request states are sealed.
+    sealing: StateSealing,
+    /// Open `subscriptions/listen` streams, for their graceful end.
+    listeners: listen::Listeners,
+}
+
+/// What a call carries besides its request: a tool's output schema, a stateless call's round-trip state.
+#[derive(Default)]
+pub(crate) struct CallExtras {
+    pub output: Option<Arc<CompiledSchema>>,
+    pub round_trip: Option<Box<RoundTrip>>,
 }
 
 #[derive(Deserialize)]
@@ -66,7 +92,24 @@ impl Engine {
     pub fn with_bus(config: ServerConfig, bus: Arc<dyn Bus>) -> Result<Engine, CoreError> {
         let shapes = Shapes::new(&config.server_info, &config.cache_hints).map_err(CoreError::Definition)?;
         let registry = Registry::new(config.page_size);
-        Ok(Engine { config, registry: RwLock::new(Arc::new(registry)), bus, shapes })
+        let keys = match &config.request_state_keys {
+            Some(keys) => keys.clone(),
+            None => KeyRing::random().map_err(|e| CoreError::Definition(e.to_string()))?,
+        };
+        let sealing = StateSealing { keys: Arc::new(keys), ttl: config.request_state_ttl };
+        Ok(Engine {
+            config,
+            registry: RwLock::new(Arc::new(registry)),
+            bus,
+            shapes,
+            sealing,
+            listeners: listen::Listeners::default(),
+        })
+    }
+
+    /// How input-required request states are sealed.
+    pub(crate) fn sealing(&self) -> &StateSealing {
+        &self.sealing
     }
 
     /// The fields stateless results of `method` carry besides their own.
@@ -224,6 +267,7 @@ impl Engine {
             Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
         } else {
             match entry {
+                Some(m) if !m.legacy => Err(McpError::method_not_found(format!("Method not found: {method}"))),
                 None => Err(McpError::method_not_found(format!("Method not found: {method}"))),
                 Some(m) if !m.offered.by(&self.registry()) => {
                     Err(McpError::method_not_found(format!("Method not found: {method} (no such capability)")))
@@ -247,7 +291,7 @@ impl Engine {
         arguments: Value,
         progress_token: Option<&RawValue>,
         reply: &Arc<dyn Outbound>,
-        output: Option<Arc<CompiledSchema>>,
+        extras: CallExtras,
     ) -> Option<Arc<Call>> {
         let (session, id) = (req.session, req.id);
         let Some(ctx) = req.ctx.clone() else {
@@ -260,8 +304,9 @@ impl Engine {
         let fields = ctx.is_modern().then(|| self.result_fields(req.method).clone());
         let call = Arc::new(
             Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone())
-                .with_output(output)
-                .with_result_fields(fields),
+                .with_output(extras.output)
+                .with_result_fields(fields)
+                .with_round_trip(extras.round_trip),
         );
         {
             let mut state = session.state();
@@ -285,6 +330,9 @@ impl Engine {
             let Some(id) = RequestId::from_raw(p.request_id) else {
                 return;
             };
+            if session.cancel_listener(&id) {
+                return;
+            }
             let call = session.state().inflight.remove(&id);
             if let Some(call) = call {
                 if call.cancel() {
@@ -299,7 +347,9 @@ impl Engine {
 mod batch;
 mod completion;
 mod era;
+mod input;
 mod lifecycle;
+mod listen;
 mod logging;
 mod prompts;
 mod resources;
@@ -307,6 +357,8 @@ mod shape;
 mod table;
 mod tools;
 
+pub use input::{RoundTrip as InputRoundTrip, DEFAULT_STATE_TTL};
+pub use listen::Listener;
 pub use shape::{CacheHint, ResultFields};
 pub use tools::error_result;
 

@@ -1,8 +1,9 @@
 //! `prompts/list` (pre-serialized pages) and `prompts/get` (name and required arguments checked here; the
 //! embedder's handler renders the messages).
 
+use super::input::{self, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
-use super::Engine;
+use super::{CallExtras, Engine};
 use crate::error::McpError;
 use crate::registry::{ListKind, Prompt};
 use serde::Deserialize;
@@ -17,6 +18,10 @@ struct GetPromptParams<'a> {
     arguments: Option<Map<String, Value>>,
     #[serde(rename = "_meta", borrow, default)]
     meta: Option<RequestMeta<'a>>,
+    #[serde(rename = "inputResponses", default)]
+    input_responses: Option<Value>,
+    #[serde(rename = "requestState", borrow, default)]
+    request_state: Option<Cow<'a, str>>,
 }
 
 pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
@@ -35,8 +40,11 @@ pub(super) fn get(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         return Err(McpError::invalid_params(msg));
     }
     args.retain(|k, _| prompt.arguments.contains(k));
+    let args = Value::Object(args);
+    let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
+    let round_trip = input::begin(engine, req, &prompt.name, &args, echo)?;
     let token = p.meta.and_then(|m| m.progress_token);
-    engine.dispatch(req, prompt.id, Value::Object(args), token, req.reply, None);
+    engine.dispatch(req, prompt.id, args, token, req.reply, CallExtras { output: None, round_trip });
     Ok(())
 }
 

@@ -2,8 +2,9 @@
 //! `resources/read` (template matching here; the embedder's handler reads), `resources/subscribe` and
 //! `resources/unsubscribe`, and the `notifications/resources/updated` they lead to.
 
+use super::input::{self, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
-use super::Engine;
+use super::{CallExtras, Engine};
 use crate::bus::Notice;
 use crate::error::McpError;
 use crate::registry::{ListKind, Resource, ResourceTemplate};
@@ -17,6 +18,10 @@ struct UriParams<'a> {
     uri: Cow<'a, str>,
     #[serde(rename = "_meta", borrow, default)]
     meta: Option<RequestMeta<'a>>,
+    #[serde(rename = "inputResponses", default)]
+    input_responses: Option<Value>,
+    #[serde(rename = "requestState", borrow, default)]
+    request_state: Option<Cow<'a, str>>,
 }
 
 pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
@@ -35,8 +40,10 @@ pub(super) fn read(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         engine.registry().resolve_resource(&p.uri).ok_or_else(|| McpError::resource_not_found(&p.uri))?;
     let mut args: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     args.insert("uri".into(), Value::String(p.uri.clone().into_owned()));
+    let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
+    let round_trip = input::begin(engine, req, &p.uri, &Value::Null, echo)?;
     let token = p.meta.and_then(|m| m.progress_token);
-    engine.dispatch(req, handler, Value::Object(args), token, req.reply, None);
+    engine.dispatch(req, handler, Value::Object(args), token, req.reply, CallExtras { output: None, round_trip });
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The method table: every request method the engine answers, what gates it, and the function that answers it.
 //! Adding a method is one entry here and one function in its family's module.
 
-use super::{completion, lifecycle, logging, prompts, resources, tools, Engine};
+use super::{completion, lifecycle, listen, logging, prompts, resources, tools, Engine};
 use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc::{self, RequestId};
@@ -72,7 +72,9 @@ pub(super) struct Method {
     pub name: &'static str,
     /// Answered before `initialize` (only `initialize` and `ping`).
     pub before_initialize: bool,
-    /// Part of the stateless era (2026-07-28) too; legacy-only methods are -32601 there.
+    /// Part of the legacy era (sessions); stateless-only methods are -32601 there.
+    pub legacy: bool,
+    /// Part of the stateless era (2026-07-28); legacy-only methods are -32601 there.
     pub modern: bool,
     pub offered: Offered,
     pub handler: Handler,
@@ -80,23 +82,38 @@ pub(super) struct Method {
 
 /// A method of both eras.
 const fn method(name: &'static str, offered: Offered, handler: Handler) -> Method {
-    Method { name, before_initialize: false, modern: true, offered, handler }
+    Method { name, before_initialize: false, legacy: true, modern: true, offered, handler }
+}
+
+/// A method of the stateless era only.
+const fn stateless(name: &'static str, offered: Offered, handler: Handler) -> Method {
+    Method { name, before_initialize: false, legacy: false, modern: true, offered, handler }
 }
 
 /// A method of the legacy era only.
 const fn legacy(name: &'static str, offered: Offered, handler: Handler) -> Method {
-    Method { name, before_initialize: false, modern: false, offered, handler }
+    Method { name, before_initialize: false, legacy: true, modern: false, offered, handler }
 }
 
 pub(super) static METHODS: &[Method] = &[
     Method {
         name: "initialize",
         before_initialize: true,
+        legacy: true,
         modern: false,
         offered: Offered::Always,
         handler: lifecycle::initialize,
     },
-    Method { name: "ping", before_initialize: true, modern: false, offered: Offered::Always, handler: lifecycle::ping },
+    Method {
+        name: "ping",
+        before_initialize: true,
+        legacy: true,
+        modern: false,
+        offered: Offered::Always,
+        handler: lifecycle::ping,
+    },
+    stateless("server/discover", Offered::Always, lifecycle::discover),
+    stateless("subscriptions/listen", Offered::Always, listen::listen),
     method("tools/list", Offered::Always, tools::list),
     method("tools/call", Offered::Always, tools::call),
     legacy("logging/setLevel", Offered::Always, logging::set_level),

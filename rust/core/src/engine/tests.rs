@@ -467,3 +467,5 @@ fn modern_logging_only_with_a_log_level_and_no_requests_to_the_client() {
     assert_eq!(call.log("info", None, b"1"), Ok(false));
     assert_eq!(call.log("error", None, b"2"), Ok(true));
 }
+
+mod modern;

@@ -2,8 +2,9 @@
 //! compiled input schema and filtered to what the handler accepts, and the call handed to the embedder (as a task
 //! when the client asked for one).
 
+use super::input::{self, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
-use super::Engine;
+use super::{CallExtras, Engine};
 use crate::error::McpError;
 use crate::jsonrpc;
 use crate::registry::{ListKind, TaskSupport, Tool};
@@ -22,6 +23,10 @@ struct CallParams<'a> {
     meta: Option<RequestMeta<'a>>,
     #[serde(default)]
     task: Option<TaskParams>,
+    #[serde(rename = "inputResponses", default)]
+    input_responses: Option<Value>,
+    #[serde(rename = "requestState", borrow, default)]
+    request_state: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +54,8 @@ pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         req.answer(&error_result(&format!("Invalid arguments for tool {:?}: {problems}", tool.name)));
         return Ok(());
     }
+    let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
+    let round_trip = input::begin(engine, req, &tool.name, &arguments, echo)?;
     if let (Some(accepts), Value::Object(map)) = (&tool.accepts, &mut arguments) {
         if map.keys().any(|k| !accepts.contains(k)) {
             map.retain(|k, _| accepts.contains(k));
@@ -65,14 +72,17 @@ pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         (Some(task), _) => {
             if let Some((task_id, sink)) = tasks::begin(req.session, req.id, task.ttl, req.reply) {
                 let output = tool.output.clone();
-                if let Some(call) = engine.dispatch(req, tool.id, arguments, token, &sink, output) {
+                if let Some(call) =
+                    engine.dispatch(req, tool.id, arguments, token, &sink, CallExtras { output, round_trip: None })
+                {
                     tasks::attach_call(req.session, &task_id, call);
                 }
             }
             Ok(())
         }
         (None, _) => {
-            engine.dispatch(req, tool.id, arguments, token, req.reply, tool.output.clone());
+            let extras = CallExtras { output: tool.output.clone(), round_trip };
+            engine.dispatch(req, tool.id, arguments, token, req.reply, extras);
             Ok(())
         }
     }

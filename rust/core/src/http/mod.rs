@@ -156,6 +156,10 @@ impl HttpServer {
     /// Stops accepting connections and new requests (503); calls already running go on.
     pub fn begin_shutdown(&self) {
         self.service.draining.store(true, Ordering::Release);
+        let ended = self.service.engine.end_subscriptions();
+        if ended > 0 {
+            tracing::info!(ended, "subscriptions/listen streams ended for shutdown");
+        }
         let _ = self.shutdown.send(true);
     }
 

@@ -1,0 +1,124 @@
+//! Input-required round trips (MRTR, 2026-07-28 `basic/patterns/mrtr.mdx`) for `tools/call`, `prompts/get` and
+//! `resources/read`.
+//!
+//! A stateless request has nobody to ask mid-call: a handler that needs the user (elicitation), the client's
+//! model (sampling) or its roots answers `resultType: "input_required"` with the `inputRequests` it needs and a
+//! sealed `requestState`, and the client retries the same request with `inputResponses` and the state echoed.
+//! The embedder re-runs the handler on each retry; the answers it has collected so far ride in the sealed state
+//! (never trusted from the client in clear), so every round sees every earlier answer under the same key.
+//!
+//! The state is bound to the method, the tool/prompt name or resource URI, a digest of the arguments and the
+//! principal, and it expires: tampered, foreign, expired or misdirected state is -32602 before any handler runs.
+
+use super::table::Req;
+use super::Engine;
+use crate::context::RequestCtx;
+use crate::error::{CoreError, McpError};
+use crate::jsonrpc::push_json_string;
+use crate::request_state::{ArgsDigest, Binding, KeyRing};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// How long a sealed state stays valid unless configured otherwise.
+pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
+
+/// The sealing keys and lifetime of request states, shared by every call of an engine.
+#[derive(Clone, Debug)]
+pub struct StateSealing {
+    pub keys: Arc<KeyRing>,
+    pub ttl: Duration,
+}
+
+/// The round-trip state of one stateless call: what it answers for, and the client's answers so far.
+#[derive(Debug)]
+pub struct RoundTrip {
+    method: String,
+    name: String,
+    arguments: ArgsDigest,
+    principal: Option<String>,
+    /// Answers from earlier rounds (from the sealed state), overlaid with this round's `inputResponses`.
+    answers: Map<String, Value>,
+    sealing: StateSealing,
+}
+
+/// Where a request's input responses and state are read from (the fields are the same for the three methods).
+pub(super) struct Echo<'a> {
+    pub input_responses: Option<Value>,
+    pub request_state: Option<&'a str>,
+}
+
+/// The round trip of a stateless `req` for `name` with `arguments`; None for a legacy request. Opens the
+/// echoed state first: if it fails verification, the request is refused as the spec asks (-32602).
+pub(super) fn begin(
+    engine: &Engine,
+    req: &Req<'_>,
+    name: &str,
+    arguments: &Value,
+    echo: Echo<'_>,
+) -> Result<Option<Box<RoundTrip>>, McpError> {
+    let Some(ctx) = req.ctx.as_ref().filter(|c| c.is_modern()) else { return Ok(None) };
+    let sealing = engine.sealing().clone();
+    let digest = ArgsDigest::of_arguments(Some(arguments));
+    let principal = principal_of(ctx);
+    let mut answers = match echo.request_state {
+        None => Map::new(),
+        Some(token) => {
+            let binding = Binding::new(req.method, name, digest).with_principal(principal.as_deref());
+            let payload = sealing.keys.open(token, &binding, SystemTime::now())?;
+            match serde_json::from_slice::<Value>(&payload) {
+                Ok(Value::Object(map)) => map,
+                _ => return Err(McpError::invalid_params("Invalid requestState: unreadable contents")),
+            }
+        }
+    };
+    match echo.input_responses {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(responses)) => answers.extend(responses),
+        Some(_) => return Err(McpError::invalid_params("Invalid params: inputResponses must be an object")),
+    }
+    Ok(Some(Box::new(RoundTrip {
+        method: req.method.to_owned(),
+        name: name.to_owned(),
+        arguments: digest,
+        principal,
+        answers,
+        sealing,
+    })))
+}
+
+fn principal_of(ctx: &RequestCtx) -> Option<String> {
+    ctx.principal.as_ref().map(|p| p.subject.clone())
+}
+
+impl RoundTrip {
+    /// The client's answer (JSON text) to the input request `key`, from this round or an earlier one.
+    pub fn answer(&self, key: &str) -> Option<String> {
+        self.answers.get(key).map(Value::to_string)
+    }
+
+    /// `{"resultType":"input_required","inputRequests":...,"requestState":...}`: `requests` (a JSON object of
+    /// input requests) asked now, and the answers under `keep` sealed for the next round.
+    pub fn input_required(&self, requests: &[u8], keep: &[String]) -> Result<Vec<u8>, CoreError> {
+        match serde_json::from_slice::<Value>(requests) {
+            Ok(Value::Object(map)) if !map.is_empty() => {}
+            _ => return Err(CoreError::Argument("inputRequests must be a non-empty JSON object".into())),
+        }
+        let kept: Map<String, Value> =
+            keep.iter().filter_map(|k| self.answers.get(k).map(|v| (k.clone(), v.clone()))).collect();
+        let payload = serde_json::to_vec(&kept).map_err(|e| CoreError::Result(e.to_string()))?;
+        let binding = Binding::new(&self.method, &self.name, self.arguments).with_principal(self.principal.as_deref());
+        let token = self
+            .sealing
+            .keys
+            .seal(&binding, &payload, self.sealing.ttl, SystemTime::now())
+            .map_err(|e| CoreError::Result(format!("cannot seal the requestState: {e}")))?;
+        let mut out = Vec::with_capacity(80 + requests.len() + token.len());
+        out.extend_from_slice(br#"{"resultType":"input_required","inputRequests":"#);
+        out.extend_from_slice(requests);
+        out.extend_from_slice(br#","requestState":"#);
+        push_json_string(&mut out, &token);
+        out.push(b'}');
+        Ok(out)
+    }
+}
