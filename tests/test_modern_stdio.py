@@ -97,4 +97,4 @@ async def surface(client: Client) -> None:
     prompt = await client.get_prompt("greet", {"name": "Ada"})
     assert "Ada" in prompt.messages[0].content.text  # type: ignore[union-attr]
     templates = (await client.list_resource_templates()).resource_templates
-    assert [t.uri_template for t in templates] == ["test://items/{item_id}"]
+    assert [t.uri_template for t in templates] == ["test://items/{item_id}", "test://vault/{entry}"]

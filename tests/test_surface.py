@@ -74,7 +74,7 @@ async def test_resources_and_templates(open_session: Any) -> None:
         assert resources["test://readme"].size == 20
         assert resources["test://readme"].description == "The project's read-me."
         templates = (await session.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["test://items/{item_id}"]
+        assert [t.uri_template for t in templates] == ["test://items/{item_id}", "test://vault/{entry}"]
 
         text = (await session.read_resource("test://readme")).contents[0]
         assert isinstance(text, types.TextResourceContents)

@@ -283,7 +283,7 @@ class Context:
             else:
                 wire.append(item)
         params: dict[str, Any] = {"messages": wire, "maxTokens": max_tokens}
-        for key, value in (
+        for field, value in (
             ("systemPrompt", system_prompt),
             ("temperature", temperature),
             ("stopSequences", stop_sequences),
@@ -292,7 +292,7 @@ class Context:
             ("metadata", metadata),
         ):
             if value is not None:
-                params[key] = value
+                params[field] = value
         raw = await self._ask("sampling", "sampling/createMessage", params, key, _is_sampling_result, timeout)
         return SamplingResult(raw["role"], raw["content"], raw.get("model", ""), raw.get("stopReason"), raw)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx2
 import pytest
@@ -17,10 +16,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.support.procs import HttpServerProcess
 from tests.support.recording import RecordingTransport
-
-MODERN = "2026-07-28"
-META_VERSION = "io.modelcontextprotocol/protocolVersion"
-META = {META_VERSION: MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+from tests.support.stateless import META, META_VERSION, MODERN, call, post
 
 
 @contextlib.asynccontextmanager
@@ -57,21 +53,6 @@ async def test_the_official_client_in_the_stateless_era(http_server: HttpServerP
     # The answer with progress came as SSE; the plain ones as JSON.
     types = {ex["headers"].get("content-type", "").split(";")[0] for ex in sent}
     assert types == {"application/json", "text/event-stream"}
-
-
-def post(url: str, body: dict[str, Any], **headers: str) -> httpx2.Response:
-    base = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "MCP-Protocol-Version": MODERN,
-        "Mcp-Method": body.get("method", ""),
-    }
-    return httpx2.post(url, json=body, headers={**base, **headers}, timeout=10)
-
-
-def call(tool: str, arguments: dict[str, Any], request_id: int = 1) -> dict[str, Any]:
-    params = {"name": tool, "arguments": arguments, "_meta": META}
-    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
 
 
 def test_raw_rules(http_server: HttpServerProcess) -> None:

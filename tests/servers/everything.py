@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
 import subprocess
 import sys
 import time
@@ -30,8 +31,18 @@ from ferromcp import (
 )
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-server = Server("everything", "2.0.0", title="Everything", instructions="Test fixture server.")
-state: dict[str, Any] = {"cancelled": [], "slow_started": asyncio.Event}
+# Tests of sealed request state start this server with shared keys or a short lifetime.
+_keys = os.environ.get("FERROMCP_TEST_STATE_KEYS")
+_ttl = os.environ.get("FERROMCP_TEST_STATE_TTL")
+server = Server(
+    "everything",
+    "2.0.0",
+    title="Everything",
+    instructions="Test fixture server.",
+    request_state_keys=_keys.split(",") if _keys else None,
+    request_state_ttl=float(_ttl) if _ttl else None,
+)
+state: dict[str, Any] = {"cancelled": [], "slow_started": asyncio.Event, "interview_runs": 0}
 
 
 @server.tool
@@ -268,6 +279,39 @@ async def roots(ctx: Context) -> list[str]:
     return [r["uri"] for r in await ctx.list_roots()]
 
 
+@dataclass
+class NameForm:
+    name: str
+
+
+@dataclass
+class ColourForm:
+    colour: str
+
+
+@server.tool
+async def interview(ctx: Context) -> str:
+    """Two questions, one after the other (on a 2026-07-28 request: two input-required rounds, and the handler
+    runs again on each retry, which `interview_runs` counts)."""
+    state["interview_runs"] += 1
+    name = await ctx.elicit("Your name?", NameForm)
+    colour = await ctx.elicit("Favourite colour?", ColourForm)
+    if name.action != "accept" or colour.action != "accept":
+        return "declined"
+    return f"{name.content.name} likes {colour.content.colour} (run {state['interview_runs']})"
+
+
+@server.tool
+async def survey(ctx: Context) -> str:
+    """Three questions at once (asyncio.gather: one input-required round asking all three)."""
+    name, answer, roots = await asyncio.gather(
+        ctx.elicit("Your name?", NameForm, key="name"),
+        ctx.sample("Pick a number", max_tokens=5, key="number"),
+        ctx.list_roots(key="roots"),
+    )
+    return f"{name.content.name} picked {answer.text} with {len(roots)} roots"
+
+
 @server.tool
 async def ask_unanswered(ctx: Context) -> str:
     """A request the client never answers: times out."""
@@ -325,6 +369,20 @@ def multi() -> list[ResourceContents]:
 def greet(name: Annotated[str, "Who to greet"], style: str = "warm") -> str:
     """Greets someone."""
     return f"Say a {style} hello to {name}."
+
+
+@server.prompt
+async def briefing(topic: str, ctx: Context) -> str:
+    """Asks who the briefing is for before writing it."""
+    audience = await ctx.elicit(f"Who is the briefing on {topic} for?", NameForm, key="audience")
+    return f"Brief {audience.content.name} on {topic}."
+
+
+@server.resource("test://vault/{entry}", name="vault", mime_type="text/plain")
+async def vault(entry: str, ctx: Context) -> str:
+    """A resource read only after the user approves it."""
+    approve = await ctx.elicit(f"Open vault entry {entry}?", {"type": "object", "properties": {}}, key="approve")
+    return f"secret {entry}" if approve.action == "accept" else "sealed"
 
 
 @server.prompt

@@ -25,8 +25,10 @@ def free_port() -> int:
 class HttpServerProcess:
     """A server script serving Streamable HTTP on a free loopback port, in a subprocess."""
 
-    def __init__(self, script: Path = EVERYTHING, *extra: str, fd_limit: int | None = None) -> None:
-        """`fd_limit` caps the server's open file descriptors (RLIMIT_NOFILE)."""
+    def __init__(
+        self, script: Path = EVERYTHING, *extra: str, fd_limit: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """`fd_limit` caps the server's open file descriptors (RLIMIT_NOFILE); `env` adds environment variables."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self.proc = subprocess.Popen(
@@ -34,6 +36,7 @@ class HttpServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=str(ROOT),
+            env={**os.environ, **env} if env else None,
             preexec_fn=None if fd_limit is None else lambda: _limit_fds(fd_limit),
         )
         deadline = time.monotonic() + 20

@@ -34,6 +34,8 @@ RESULT_TYPES = {
     "tasks/list": "ListTasksResult",
     "tasks/cancel": "CancelTaskResult",
     "tasks/result": "GetTaskPayloadResult",
+    "server/discover": "DiscoverResult",
+    "subscriptions/listen": "SubscriptionsListenResult",
 }
 # Requests the server sends to the client.
 REQUEST_TYPES = {
@@ -52,6 +54,7 @@ NOTIFICATION_TYPES = {
     "notifications/tasks/status": "TaskStatusNotification",
     "notifications/elicitation/complete": "ElicitationCompleteNotification",
     "notifications/cancelled": "CancelledNotification",
+    "notifications/subscriptions/acknowledged": "SubscriptionsAcknowledgedNotification",
 }
 
 
@@ -124,6 +127,9 @@ def check_server_message(version: str, msg: Any, methods: dict[Any, str]) -> Non
         result_type = RESULT_TYPES[method]
         if method == "tools/call" and isinstance(msg["result"], dict) and "task" in msg["result"]:
             result_type = "CreateTaskResult"  # a task-augmented call
+        if isinstance(msg["result"], dict) and msg["result"].get("resultType") == "input_required":
+            assert method in ("tools/call", "prompts/get", "resources/read"), f"input_required on {method}"
+            result_type = "InputRequiredResult"
         validate(version, result_type, msg["result"])
         if RESULT_TYPES[method] == "EmptyResult":
             assert msg["result"] == {}, msg
