@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 pub const PARSE_ERROR: i32 = -32700;
@@ -173,6 +174,15 @@ fn envelope_head(out: &mut Vec<u8>, id: Option<&RequestId>) {
     if let Some(id) = id {
         out.extend_from_slice(b",\"id\":");
         out.extend_from_slice(id.json().as_bytes());
+    }
+}
+
+/// A JSON string as text, borrowed from the input unless it has escapes (`serde_json::from_str::<Cow<str>>`
+/// always copies); None if it is not a string.
+pub fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    match serde_json::from_str::<&str>(raw.get()) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(raw.get()).ok().map(Cow::Owned),
     }
 }
 

@@ -198,7 +198,7 @@ pub struct Call {
     /// What a stateless result carries besides its own fields (`resultType`, caching hints, the server's `_meta`).
     fields: Option<Arc<ResultFields>>,
     /// A stateless call's input-required round trip (the client's answers so far, and how to ask for more).
-    round_trip: Option<Box<InputRoundTrip>>,
+    round_trip: Option<InputRoundTrip>,
 }
 
 impl Call {
@@ -224,7 +224,7 @@ impl Call {
         }
     }
 
-    pub(crate) fn with_round_trip(mut self, round_trip: Option<Box<InputRoundTrip>>) -> Call {
+    pub(crate) fn with_round_trip(mut self, round_trip: Option<InputRoundTrip>) -> Call {
         self.round_trip = round_trip;
         self
     }
@@ -333,8 +333,7 @@ impl Call {
         }
         // Only stateless calls carry fields (see `Engine::dispatch`).
         if let Some(fields) = &self.fields {
-            let shaped = fields.shape(result);
-            self.reply.send(jsonrpc::result_response(&self.id, &shaped), OutKind::Response);
+            self.reply.send(fields.response(&self.id, result), OutKind::Response);
         } else {
             self.reply.send(jsonrpc::result_response(&self.id, result), OutKind::Response);
         }

@@ -24,22 +24,42 @@ use std::time::{Duration, SystemTime};
 pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
 
 /// The sealing keys and lifetime of request states, shared by every call of an engine.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct StateSealing {
-    pub keys: Arc<KeyRing>,
+    pub keys: KeyRing,
     pub ttl: Duration,
+}
+
+/// The arguments a state is bound to: their digest, or (on the common first round, where nothing is opened)
+/// their JSON text, digested only if the handler asks for input — most calls never do.
+#[derive(Debug)]
+enum Arguments {
+    Digest(ArgsDigest),
+    Text(Box<str>),
+}
+
+impl Arguments {
+    fn digest(&self) -> Result<ArgsDigest, CoreError> {
+        match self {
+            Arguments::Digest(d) => Ok(*d),
+            Arguments::Text(text) => {
+                let value: Value = serde_json::from_str(text).map_err(|e| CoreError::Result(e.to_string()))?;
+                Ok(ArgsDigest::of_arguments(Some(&value)))
+            }
+        }
+    }
 }
 
 /// The round-trip state of one stateless call: what it answers for, and the client's answers so far.
 #[derive(Debug)]
 pub struct RoundTrip {
-    method: String,
+    method: &'static str,
     name: String,
-    arguments: ArgsDigest,
+    arguments: Arguments,
     principal: Option<String>,
     /// Answers from earlier rounds (from the sealed state), overlaid with this round's `inputResponses`.
     answers: Map<String, Value>,
-    sealing: StateSealing,
+    sealing: Arc<StateSealing>,
 }
 
 /// Where a request's input responses and state are read from (the fields are the same for the three methods).
@@ -48,23 +68,48 @@ pub(super) struct Echo<'a> {
     pub request_state: Option<&'a str>,
 }
 
+/// The arguments of the request, as the caller has them.
+pub(super) enum Args<'a> {
+    /// Parsed (prompt arguments, a resource's none).
+    Value(&'a Value),
+    /// As the client sent them (a tool's), or None when absent.
+    Text(Option<&'a str>),
+}
+
+/// The methods that may answer input-required, by their static names.
+fn static_method(method: &str) -> Option<&'static str> {
+    ["tools/call", "prompts/get", "resources/read"].into_iter().find(|m| *m == method)
+}
+
 /// The round trip of a stateless `req` for `name` with `arguments`; None for a legacy request. Opens the
 /// echoed state first: if it fails verification, the request is refused as the spec asks (-32602).
 pub(super) fn begin(
     engine: &Engine,
     req: &Req<'_>,
     name: &str,
-    arguments: &Value,
+    arguments: Args<'_>,
     echo: Echo<'_>,
-) -> Result<Option<Box<RoundTrip>>, McpError> {
+) -> Result<Option<RoundTrip>, McpError> {
     let Some(ctx) = req.ctx.as_ref().filter(|c| c.is_modern()) else { return Ok(None) };
+    let Some(method) = static_method(req.method) else { return Ok(None) };
     let sealing = engine.sealing().clone();
-    let digest = ArgsDigest::of_arguments(Some(arguments));
     let principal = principal_of(ctx);
+    let arguments = match (arguments, echo.request_state) {
+        (Args::Value(v), _) => Arguments::Digest(ArgsDigest::of_arguments(Some(v))),
+        (Args::Text(text), None) => Arguments::Text(text.unwrap_or("{}").into()),
+        (Args::Text(text), Some(_)) => {
+            let value = text
+                .map(serde_json::from_str::<Value>)
+                .transpose()
+                .map_err(|e| McpError::invalid_params(format!("Invalid params: arguments are not JSON: {e}")))?;
+            Arguments::Digest(ArgsDigest::of_arguments(value.as_ref()))
+        }
+    };
     let mut answers = match echo.request_state {
         None => Map::new(),
         Some(token) => {
-            let binding = Binding::new(req.method, name, digest).with_principal(principal.as_deref());
+            let digest = arguments.digest().map_err(|e| McpError::invalid_params(e.to_string()))?;
+            let binding = Binding::new(method, name, digest).with_principal(principal.as_deref());
             let payload = sealing.keys.open(token, &binding, SystemTime::now())?;
             match serde_json::from_slice::<Value>(&payload) {
                 Ok(Value::Object(map)) => map,
@@ -77,14 +122,7 @@ pub(super) fn begin(
         Some(Value::Object(responses)) => answers.extend(responses),
         Some(_) => return Err(McpError::invalid_params("Invalid params: inputResponses must be an object")),
     }
-    Ok(Some(Box::new(RoundTrip {
-        method: req.method.to_owned(),
-        name: name.to_owned(),
-        arguments: digest,
-        principal,
-        answers,
-        sealing,
-    })))
+    Ok(Some(RoundTrip { method, name: name.to_owned(), arguments, principal, answers, sealing }))
 }
 
 fn principal_of(ctx: &RequestCtx) -> Option<String> {
@@ -107,7 +145,8 @@ impl RoundTrip {
         let kept: Map<String, Value> =
             keep.iter().filter_map(|k| self.answers.get(k).map(|v| (k.clone(), v.clone()))).collect();
         let payload = serde_json::to_vec(&kept).map_err(|e| CoreError::Result(e.to_string()))?;
-        let binding = Binding::new(&self.method, &self.name, self.arguments).with_principal(self.principal.as_deref());
+        let binding =
+            Binding::new(self.method, &self.name, self.arguments.digest()?).with_principal(self.principal.as_deref());
         let token = self
             .sealing
             .keys

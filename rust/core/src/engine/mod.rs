@@ -64,7 +64,7 @@ pub struct Engine {
     /// What stateless results carry besides their own fields, per method.
     shapes: Shapes,
     /// How input-required request states are sealed.
-    sealing: StateSealing,
+    sealing: Arc<StateSealing>,
     /// Open `subscriptions/listen` streams, for their graceful end.
     listeners: listen::Listeners,
 }
@@ -73,7 +73,7 @@ pub struct Engine {
 #[derive(Default)]
 pub(crate) struct CallExtras {
     pub output: Option<Arc<CompiledSchema>>,
-    pub round_trip: Option<Box<RoundTrip>>,
+    pub round_trip: Option<RoundTrip>,
 }
 
 #[derive(Deserialize)]
@@ -96,7 +96,7 @@ impl Engine {
             Some(keys) => keys.clone(),
             None => KeyRing::random().map_err(|e| CoreError::Definition(e.to_string()))?,
         };
-        let sealing = StateSealing { keys: Arc::new(keys), ttl: config.request_state_ttl };
+        let sealing = Arc::new(StateSealing { keys, ttl: config.request_state_ttl });
         Ok(Engine {
             config,
             registry: RwLock::new(Arc::new(registry)),
@@ -108,7 +108,7 @@ impl Engine {
     }
 
     /// How input-required request states are sealed.
-    pub(crate) fn sealing(&self) -> &StateSealing {
+    pub(crate) fn sealing(&self) -> &Arc<StateSealing> {
         &self.sealing
     }
 
@@ -243,25 +243,15 @@ impl Engine {
         params: Option<&RawValue>,
         reply: &Arc<dyn Outbound>,
     ) {
-        let entry = table::lookup(method);
-        let modern = match era::modern_ctx(session, params) {
-            Ok(modern) => modern,
-            Err(error) => return reply.send(error.encode(Some(&id)), OutKind::Response),
-        };
-        if let Some(ctx) = modern {
-            // Stateless: nothing of the session is read, and the errors are the modern ones.
-            let outcome = match entry {
-                Some(m) if m.modern && m.offered.by(&self.registry()) => (m.handler)(
-                    self,
-                    &table::Req { engine: self, session, ctx: Some(ctx), id: &id, method, params, reply },
-                ),
-                _ => Err(McpError::method_not_found(format!("Method not found: {method}"))),
+        if let Some(parsed) = era::stateless_params(params) {
+            let ctx = match parsed.context(session.transport) {
+                Ok(ctx) => ctx,
+                Err(error) => return reply.send(error.encode(Some(&id)), OutKind::Response),
             };
-            if let Err(error) = outcome {
-                reply.send(error.for_modern().encode(Some(&id)), OutKind::Response);
-            }
-            return;
+            let call = if method == "tools/call" { parsed.into_call() } else { None };
+            return self.handle_stateless_call(session, &id, method, params, ctx, reply, call);
         }
+        let entry = table::lookup(method);
         let ctx = RequestCtx::legacy(session);
         let outcome = if !entry.is_some_and(|m| m.before_initialize) && ctx.is_none() {
             Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
@@ -279,6 +269,48 @@ impl Engine {
         };
         if let Err(error) = outcome {
             reply.send(error.encode(Some(&id)), OutKind::Response);
+        }
+    }
+
+    /// A stateless request, with the context its `_meta` declares: nothing of the session is read, and the
+    /// errors are the modern ones. Transports that have parsed `_meta` already (HTTP, for its routing checks)
+    /// call this directly instead of `handle_frame`.
+    pub fn handle_stateless(
+        &self,
+        session: &Arc<Session>,
+        id: &RequestId,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: RequestCtx,
+        reply: &Arc<dyn Outbound>,
+    ) {
+        self.handle_stateless_call(session, id, method, params, ctx, reply, None);
+    }
+
+    /// [`Engine::handle_stateless`] for a `tools/call` whose params the transport has parsed already.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn handle_stateless_call(
+        &self,
+        session: &Arc<Session>,
+        id: &RequestId,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: RequestCtx,
+        reply: &Arc<dyn Outbound>,
+        parsed: Option<CallParams<'_>>,
+    ) {
+        let outcome = match table::lookup(method) {
+            Some(m) if m.modern && m.offered.by(&self.registry()) => {
+                let req = table::Req { engine: self, session, ctx: Some(ctx), id, method, params, reply };
+                match parsed {
+                    Some(p) if method == "tools/call" => tools::call_parsed(self, &req, p),
+                    _ => (m.handler)(self, &req),
+                }
+            }
+            _ => Err(McpError::method_not_found(format!("Method not found: {method}"))),
+        };
+        if let Err(error) = outcome {
+            reply.send(error.for_modern().encode(Some(id)), OutKind::Response);
         }
     }
 
@@ -346,7 +378,7 @@ impl Engine {
 
 mod batch;
 mod completion;
-mod era;
+pub(crate) mod era;
 mod input;
 mod lifecycle;
 mod listen;
@@ -360,7 +392,9 @@ mod tools;
 pub use input::{RoundTrip as InputRoundTrip, DEFAULT_STATE_TTL};
 pub use listen::Listener;
 pub use shape::{CacheHint, ResultFields};
+pub(crate) use table::RequestMeta;
 pub use tools::error_result;
+pub(crate) use tools::{CallParams, TaskParams};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! `prompts/list` (pre-serialized pages) and `prompts/get` (name and required arguments checked here; the
 //! embedder's handler renders the messages).
 
-use super::input::{self, Echo};
+use super::input::{self, Args, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
 use super::{CallExtras, Engine};
 use crate::error::McpError;
@@ -42,7 +42,7 @@ pub(super) fn get(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     args.retain(|k, _| prompt.arguments.contains(k));
     let args = Value::Object(args);
     let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
-    let round_trip = input::begin(engine, req, &prompt.name, &args, echo)?;
+    let round_trip = input::begin(engine, req, &prompt.name, Args::Value(&args), echo)?;
     let token = p.meta.and_then(|m| m.progress_token);
     engine.dispatch(req, prompt.id, args, token, req.reply, CallExtras { output: None, round_trip });
     Ok(())

@@ -2,7 +2,7 @@
 //! `resources/read` (template matching here; the embedder's handler reads), `resources/subscribe` and
 //! `resources/unsubscribe`, and the `notifications/resources/updated` they lead to.
 
-use super::input::{self, Echo};
+use super::input::{self, Args, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
 use super::{CallExtras, Engine};
 use crate::bus::Notice;
@@ -41,7 +41,7 @@ pub(super) fn read(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let mut args: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     args.insert("uri".into(), Value::String(p.uri.clone().into_owned()));
     let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
-    let round_trip = input::begin(engine, req, &p.uri, &Value::Null, echo)?;
+    let round_trip = input::begin(engine, req, &p.uri, Args::Value(&Value::Null), echo)?;
     let token = p.meta.and_then(|m| m.progress_token);
     engine.dispatch(req, handler, Value::Object(args), token, req.reply, CallExtras { output: None, round_trip });
     Ok(())

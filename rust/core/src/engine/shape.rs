@@ -2,6 +2,7 @@
 //! `resultType`, the server naming itself in `_meta`, and for results a client may cache (discovery, the lists,
 //! reads) the caching hints `ttlMs` and `cacheScope`, configurable per method.
 
+use crate::jsonrpc::RequestId;
 use crate::protocol::meta;
 use memchr::memmem;
 use serde::Deserialize;
@@ -54,16 +55,31 @@ impl ResultFields {
 
     /// `result` (a JSON object) with these fields spliced after its opening brace.
     pub fn shape(&self, result: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(result.len() + self.with_meta.len() + 2);
+        self.push_shaped(&mut out, result);
+        out
+    }
+
+    /// The response to `id` whose result is `result` shaped, built in one buffer.
+    pub fn response(&self, id: &RequestId, result: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(48 + id.json().len() + result.len() + self.with_meta.len());
+        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        out.extend_from_slice(id.json().as_bytes());
+        out.extend_from_slice(br#","result":"#);
+        self.push_shaped(&mut out, result);
+        out.push(b'}');
+        out
+    }
+
+    fn push_shaped(&self, out: &mut Vec<u8>, result: &[u8]) {
         let extra = if memmem::find(result, br#""_meta""#).is_some() { &self.without_meta } else { &self.with_meta };
         let body = result.strip_prefix(b"{").unwrap_or(result);
-        let mut out = Vec::with_capacity(result.len() + extra.len() + 2);
         out.push(b'{');
         out.extend_from_slice(extra);
         if !body.starts_with(b"}") {
             out.push(b',');
         }
         out.extend_from_slice(body);
-        out
     }
 }
 

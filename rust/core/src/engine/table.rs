@@ -29,8 +29,8 @@ impl<'a> Req<'a> {
     /// Sends `result` (JSON bytes) as the response, shaped for the request's era.
     pub fn answer(&self, result: &[u8]) {
         if self.ctx.as_ref().is_some_and(RequestCtx::is_modern) {
-            let shaped = self.engine.result_fields(self.method).shape(result);
-            return self.reply.send(jsonrpc::result_response(self.id, &shaped), OutKind::Response);
+            let response = self.engine.result_fields(self.method).response(self.id, result);
+            return self.reply.send(response, OutKind::Response);
         }
         self.reply.send(jsonrpc::result_response(self.id, result), OutKind::Response);
     }
@@ -162,7 +162,7 @@ pub(super) fn answer_page(req: &Req<'_>, page: Option<&[u8]>) -> Result<(), McpE
 
 /// `params._meta` as far as the engine reads it.
 #[derive(Deserialize)]
-pub(super) struct RequestMeta<'a> {
+pub(crate) struct RequestMeta<'a> {
     #[serde(rename = "progressToken", borrow, default)]
     pub progress_token: Option<&'a RawValue>,
 }

@@ -2,7 +2,7 @@
 //! compiled input schema and filtered to what the handler accepts, and the call handed to the embedder (as a task
 //! when the client asked for one).
 
-use super::input::{self, Echo};
+use super::input::{self, Args, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
 use super::{CallExtras, Engine};
 use crate::error::McpError;
@@ -10,27 +10,29 @@ use crate::jsonrpc;
 use crate::registry::{ListKind, TaskSupport, Tool};
 use crate::tasks;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
+/// `tools/call` params. A transport that has parsed them already hands them over ([`call_parsed`]).
 #[derive(Deserialize)]
-struct CallParams<'a> {
+pub(crate) struct CallParams<'a> {
     #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(default)]
-    arguments: Option<Value>,
+    pub name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub arguments: Option<&'a RawValue>,
     #[serde(rename = "_meta", borrow, default)]
-    meta: Option<RequestMeta<'a>>,
+    pub meta: Option<RequestMeta<'a>>,
     #[serde(default)]
-    task: Option<TaskParams>,
+    pub task: Option<TaskParams>,
     #[serde(rename = "inputResponses", default)]
-    input_responses: Option<Value>,
+    pub input_responses: Option<Value>,
     #[serde(rename = "requestState", borrow, default)]
-    request_state: Option<Cow<'a, str>>,
+    pub request_state: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct TaskParams {
+pub(crate) struct TaskParams {
     #[serde(default)]
     ttl: Option<u64>,
 }
@@ -41,10 +43,14 @@ pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
 }
 
 pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
-    let p: CallParams<'_> = req.params()?;
+    call_parsed(engine, req, req.params()?)
+}
+
+pub(super) fn call_parsed(engine: &Engine, req: &Req<'_>, p: CallParams<'_>) -> Result<(), McpError> {
     let registry = engine.registry();
     let tool = registry.tool(&p.name).ok_or_else(|| McpError::invalid_params(format!("Unknown tool: {}", p.name)))?;
-    let mut arguments = match p.arguments {
+    let parsed = p.arguments.map(|raw| serde_json::from_str::<Value>(raw.get())).transpose();
+    let mut arguments = match parsed.map_err(|e| McpError::invalid_params(format!("Invalid params: {e}")))? {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v @ Value::Object(_)) => v,
         Some(_) => return Err(McpError::invalid_params("Invalid params: tools/call arguments must be an object")),
@@ -55,7 +61,8 @@ pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         return Ok(());
     }
     let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
-    let round_trip = input::begin(engine, req, &tool.name, &arguments, echo)?;
+    let text = p.arguments.map(RawValue::get).filter(|t| *t != "null");
+    let round_trip = input::begin(engine, req, &tool.name, Args::Text(text), echo)?;
     if let (Some(accepts), Value::Object(map)) = (&tool.accepts, &mut arguments) {
         if map.keys().any(|k| !accepts.contains(k)) {
             map.retain(|k, _| accepts.contains(k));

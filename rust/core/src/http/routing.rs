@@ -24,7 +24,7 @@ pub mod params;
 use crate::error::McpError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hyper::header::{AsHeaderName, HeaderMap};
+use hyper::header::{AsHeaderName, HeaderMap, HeaderName};
 use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -35,9 +35,9 @@ pub use params::{InvalidAnnotation, ParamHeader, ParamHeaders, ParamType};
 
 /// JSON-RPC code of a header that is missing, malformed or disagrees with the body.
 pub const HEADER_MISMATCH: i32 = -32020;
-pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
-pub const METHOD_HEADER: &str = "mcp-method";
-pub const NAME_HEADER: &str = "mcp-name";
+pub const PROTOCOL_VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+pub const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
+pub const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 
 const SENTINEL_PREFIX: &str = "=?base64?";
 const SENTINEL_SUFFIX: &str = "?=";
@@ -193,18 +193,24 @@ struct NamedParams<'a> {
 /// unless the header is sent anyway, which is refused as naming something the body lacks.
 pub fn check_name(headers: &HeaderMap, method: &str, params: Option<&RawValue>) -> Result<(), HeaderMismatch> {
     let Some(field) = name_field(method) else { return Ok(()) };
+    let named = params.and_then(|p| serde_json::from_str::<NamedParams<'_>>(p.get()).ok());
+    let raw = named.and_then(|n| if field == "uri" { n.uri } else { n.name });
+    check_name_value(headers, method, raw.and_then(crate::jsonrpc::json_str).as_deref())
+}
+
+/// [`check_name`] for a caller that has already read the body's `name` (or `uri`, for `resources/read`) as a
+/// string (None when absent or not a string).
+pub fn check_name_value(headers: &HeaderMap, method: &str, body: Option<&str>) -> Result<(), HeaderMismatch> {
+    let Some(field) = name_field(method) else { return Ok(()) };
     let label = if field == "uri" { "params.uri" } else { "params.name" };
     let err = |p| HeaderMismatch::new("Mcp-Name", label, p);
     let header = single_value(headers, NAME_HEADER).map_err(err)?;
-    let named = params.and_then(|p| serde_json::from_str::<NamedParams<'_>>(p.get()).ok());
-    let raw = named.and_then(|n| if field == "uri" { n.uri } else { n.name });
-    let body = raw.and_then(|r| serde_json::from_str::<String>(r.get()).ok());
     match (header, body) {
         (None, None) => Ok(()),
         (None, Some(_)) => Err(err(Problem::Missing)),
         (Some(_), None) => Err(err(Problem::NotInBody)),
         (Some(h), Some(b)) => match decode_value(h).map_err(err)? {
-            decoded if decoded == b.as_str() => Ok(()),
+            decoded if decoded == b => Ok(()),
             _ => Err(err(Problem::Mismatch)),
         },
     }

@@ -21,8 +21,15 @@ enum State {
     Done,
 }
 
+/// What the POST belongs to: a legacy session (its streams are registered for resumption, and it has a GET
+/// stream), or nothing (a stateless request: its stream lives and dies with the response).
+pub enum Owner {
+    Session(Arc<HttpSession>),
+    Stateless { replay_capacity: usize },
+}
+
 pub struct RequestSink {
-    session: Arc<HttpSession>,
+    owner: Owner,
     state: Mutex<State>,
     json_only: bool,
     retry_ms: Option<u64>,
@@ -34,16 +41,35 @@ impl RequestSink {
         json_only: bool,
         retry_ms: Option<u64>,
     ) -> (Arc<RequestSink>, oneshot::Receiver<Answer>) {
+        Self::owned_by(Owner::Session(session), json_only, retry_ms)
+    }
+
+    pub fn owned_by(
+        owner: Owner,
+        json_only: bool,
+        retry_ms: Option<u64>,
+    ) -> (Arc<RequestSink>, oneshot::Receiver<Answer>) {
         let (tx, rx) = oneshot::channel();
-        let sink = Arc::new(RequestSink { session, state: Mutex::new(State::Waiting(tx)), json_only, retry_ms });
+        let sink = Arc::new(RequestSink { owner, state: Mutex::new(State::Waiting(tx)), json_only, retry_ms });
         (sink, rx)
+    }
+
+    /// Whether the session speaks SSE polling (2025-11-25): streams are primed and may be closed early.
+    fn polls(&self) -> bool {
+        match &self.owner {
+            Owner::Session(session) => session.core.version().is_some_and(|v| v.supports(Feature::StreamPolling)),
+            Owner::Stateless { .. } => false,
+        }
     }
 
     /// Opens the SSE stream for this POST: a priming event first on sessions that speak 2025-11-25 (older
     /// clients reject an event with empty data).
     fn open_stream(&self, tx: oneshot::Sender<Answer>) -> Arc<SseStream> {
-        let stream = self.session.new_stream();
-        if self.session.core.version().is_some_and(|v| v.supports(Feature::StreamPolling)) {
+        let stream = match &self.owner {
+            Owner::Session(session) => session.new_stream(),
+            Owner::Stateless { replay_capacity } => Arc::new(SseStream::new(1, *replay_capacity)),
+        };
+        if self.polls() {
             stream.prime(self.retry_ms);
         }
         let _ = tx.send(Answer::Sse(stream.clone()));
@@ -59,8 +85,10 @@ impl Outbound for RequestSink {
                 let _ = tx.send(Answer::Json(msg));
             }
             State::Waiting(tx) if self.json_only => {
-                // JSON-only responses cannot carry it; the session's GET stream can.
-                self.session.standalone.push(&msg);
+                // JSON-only responses cannot carry it; a session's GET stream can (a stateless request has none).
+                if let Owner::Session(session) = &self.owner {
+                    session.standalone.push(&msg);
+                }
                 *state = State::Waiting(tx);
             }
             State::Waiting(tx) => {
@@ -91,7 +119,7 @@ impl Outbound for RequestSink {
     fn close_stream(&self) -> bool {
         // Closing a stream is only safe once the client has an event id to resume from: the priming event,
         // which exists from 2025-11-25 on (SEP-1699). Older sessions keep their stream open.
-        if self.json_only || !self.session.core.version().is_some_and(|v| v.supports(Feature::StreamPolling)) {
+        if self.json_only || !self.polls() {
             return false;
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());

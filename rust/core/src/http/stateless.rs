@@ -8,33 +8,29 @@
 use super::body::SseBody;
 use super::routing;
 use super::service::{accepted, json_response, rpc_error_for, sse_response, Resp, Service};
-use super::sessions::HttpSession;
-use super::sink::{Answer, RequestSink};
+use super::sink::{Answer, Owner, RequestSink};
+use crate::context::Transport;
+use crate::engine::era::StatelessParams;
+use crate::error::McpError;
 use crate::jsonrpc::{self, Frame, Message, RequestId, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR};
 use crate::protocol::{meta, HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION};
-use crate::session::{Outbound, Session};
+use crate::session::{OutKind, Outbound, Session};
 use bytes::Bytes;
 use hyper::header::HeaderMap;
 use hyper::StatusCode;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-#[derive(Deserialize)]
-struct Params<'a> {
-    #[serde(rename = "_meta", borrow, default)]
-    meta: Option<Meta<'a>>,
-    #[serde(borrow, default)]
-    name: Option<&'a str>,
-    #[serde(borrow, default)]
-    arguments: Option<&'a RawValue>,
+/// The outbound of a stateless request's session: nothing is ever sent there.
+struct Nowhere;
+
+impl Outbound for Nowhere {
+    fn send(&self, _: Vec<u8>, _: OutKind) {}
 }
 
-#[derive(Deserialize)]
-struct Meta<'a> {
-    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow, default)]
-    protocol_version: Option<&'a str>,
+fn nowhere() -> Arc<dyn Outbound> {
+    static NOWHERE: OnceLock<Arc<dyn Outbound>> = OnceLock::new();
+    NOWHERE.get_or_init(|| Arc::new(Nowhere)).clone()
 }
 
 /// Cancels what is still running when dropped before the answer was complete: a closed stream (or a vanished
@@ -93,18 +89,20 @@ impl Service {
                 Err(rejection) => return json_response(rejection.encode(), StatusCode::BAD_REQUEST),
             },
         };
-        if let Err(refusal) = self.check_routing(headers, &method, params) {
-            return json_response(refusal.encode(Some(&id)), status_for(refusal.code));
-        }
-        // A session of one request: the engine tracks the call in it, and nothing outlives the answer.
-        let session =
-            HttpSession::new(String::new(), self.dispatcher.clone(), self.config.limits(), self.registry.clock());
-        let guard = CancelOnDrop(session.core.clone());
-        let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, None);
+        let parsed = StatelessParams::of(params);
+        let ctx = match self.check_routing(headers, &method, &parsed).and_then(|()| parsed.context(Transport::Http)) {
+            Ok(ctx) => ctx,
+            Err(refusal) => return json_response(refusal.encode(Some(&id)), status_for(refusal.code)),
+        };
+        // A session of one request: the engine tracks the call in it, and nothing outlives the answer. It has
+        // no outbound of its own (everything of a stateless request goes to its response).
+        let session = Session::new(nowhere(), self.dispatcher.clone(), Transport::Http);
+        let guard = CancelOnDrop(session.clone());
+        let owner = Owner::Stateless { replay_capacity: self.config.replay_buffer_events };
+        let (sink, answer) = RequestSink::owned_by(owner, self.config.json_response, None);
         let reply: Arc<dyn Outbound> = sink;
-        if !self.engine.handle_frame(&session.core, frame, &reply) {
-            return accepted();
-        }
+        let call = if method == "tools/call" { parsed.into_call() } else { None };
+        self.engine.handle_stateless_call(&session, &id, &method, params, ctx, &reply, call);
         drop(reply);
         match answer.await {
             Ok(Answer::Json(bytes)) => {
@@ -125,35 +123,31 @@ impl Service {
     pub(super) fn unknown_stateless_version(requested: &str, body: &[u8]) -> Option<Resp> {
         let Ok(Frame::Single(raw)) = jsonrpc::split(body) else { return None };
         let Ok(Message::Request { id, params, .. }) = jsonrpc::classify(raw) else { return None };
-        let parsed = params.and_then(|p| serde_json::from_str::<Params<'_>>(p.get()).ok())?;
-        parsed.meta.and_then(|m| m.protocol_version)?;
+        StatelessParams::of(params).meta.and_then(|m| m.protocol_version)?;
         let error = crate::error::McpError::unsupported_version(&Value::String(requested.to_owned()));
         Some(json_response(error.encode(Some(&id)), StatusCode::BAD_REQUEST))
     }
 
     /// The routing headers against the body; a missing `_meta` version is the engine's -32602 to give, so it
     /// is checked first here.
-    fn check_routing(
-        &self,
-        headers: &HeaderMap,
-        method: &str,
-        params: Option<&RawValue>,
-    ) -> Result<(), crate::error::McpError> {
-        let parsed = params.and_then(|p| serde_json::from_str::<Params<'_>>(p.get()).ok());
-        let Some(version) = parsed.as_ref().and_then(|p| p.meta.as_ref()).and_then(|m| m.protocol_version) else {
-            return Err(crate::error::McpError::invalid_params(format!(
+    fn check_routing(&self, headers: &HeaderMap, method: &str, parsed: &StatelessParams<'_>) -> Result<(), McpError> {
+        let Some(version) = parsed.version() else {
+            return Err(McpError::invalid_params(format!(
                 "Invalid params: _meta[\"{}\"] is required",
                 meta::PROTOCOL_VERSION
             )));
         };
-        routing::check_protocol_version(headers, version)?;
-        routing::check_request(headers, method, params)?;
+        routing::check_protocol_version(headers, &version)?;
+        routing::check_method(headers, method)?;
+        let uri = if method == "resources/read" { parsed.uri.and_then(jsonrpc::json_str) } else { None };
+        let name = if method == "resources/read" { uri.as_deref() } else { parsed.name_text.as_deref() };
+        routing::check_name_value(headers, method, name)?;
         if method == "tools/call" {
             let registry = self.engine.registry();
-            let tool = parsed.as_ref().and_then(|p| p.name).and_then(|name| registry.tool(name));
+            let tool = parsed.name_text.as_deref().and_then(|name| registry.tool(name));
             // Arguments are parsed for this only when the tool mirrors some of them in headers.
-            if let (Some(tool), Some(p)) = (tool.filter(|t| !t.param_headers.is_empty()), parsed.as_ref()) {
-                let arguments = p.arguments.and_then(|a| serde_json::from_str::<Value>(a.get()).ok());
+            if let Some(tool) = tool.filter(|t| !t.param_headers.is_empty()) {
+                let arguments = parsed.arguments.and_then(|a| serde_json::from_str::<Value>(a.get()).ok());
                 tool.param_headers.check(headers, arguments.as_ref())?;
             }
         }
