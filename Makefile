@@ -8,7 +8,7 @@ SHELL := bash
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install dev build check test test-rust test-python test-wheel wheel lint format conformance bench bench-smoke bench-micro wrk loadtest clean
+.PHONY: help demo install dev build check test test-rust test-python test-wheel wheel lint format conformance bench bench-smoke bench-micro bench-instructions valgrind wrk loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,12 @@ wrk: ## install wrk (Debian's package) for the HTTP ceiling benchmark, if missin
 
 loadtest: wrk ## HTTP benchmark: ferromcp vs. the official SDK (JSON and SSE modes), side by side (~3 min)
 	$(PY) loadtests/run_http_bench.py --duration 10
+
+valgrind: ## install valgrind (Debian's package) for the instruction-count benchmark, if missing
+	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
+
+bench-instructions: valgrind ## instructions per call under callgrind, ferromcp vs. the official SDK, stdio and HTTP, both eras (~5 min)
+	$(PY) benches/instructions.py
 
 bench-micro: ## pytest-benchmark micro benchmarks of the dispatch path
 	$(PY) -m pytest benches/test_dispatch_bench.py --benchmark-enable -p no:cacheprovider
