@@ -13,7 +13,7 @@ from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import orjson
 
-from ._caching import CacheHint, cache_hints_json
+from ._caching import CacheHint, cache_hint_json, cache_hints_json
 from ._content import Annotations
 from ._core import Engine, HttpServer, StdioServer
 from ._logging import sync_core_level
@@ -233,13 +233,16 @@ class Server:
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
         blocking: bool = False,
+        cache_hint: CacheHint | None = None,
     ) -> Callable[[F], F]:
         """Registers a function that reads a resource: `@server.resource("file:///notes.txt")`.
 
         A URI with `{variables}` is a template (RFC 6570): `@server.resource("users://{user_id}/profile")`
         matches `users://42/profile` and calls the function with `user_id="42"` (converted to the parameter's
         annotated type). Return text (`str`), binary (`bytes`, sent base64), any JSON value (sent as JSON text),
-        `ResourceContents`, or a list of those. Raise `ResourceNotFound` for -32002.
+        `ResourceContents`, or a list of those. Raise `ResourceNotFound` for -32002. `cache_hint` is what
+        stateless (2026-07-28) reads of it carry as `ttlMs`/`cacheScope`, instead of the server's
+        `resources/read` hint.
         """
 
         def register(fn: F) -> F:
@@ -255,6 +258,7 @@ class Server:
                 icons=icons,
                 meta=meta,
                 blocking=blocking,
+                cache_hint=cache_hint,
             )
             return fn
 
@@ -274,6 +278,7 @@ class Server:
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
         blocking: bool = False,
+        cache_hint: CacheHint | None = None,
     ) -> None:
         """Registers a resource or resource template (the non-decorator form of `resource`)."""
         spec = build_resource(
@@ -291,10 +296,11 @@ class Server:
             blocking=blocking,
         )
         definition = orjson.dumps(spec.definition).decode()
+        hint = orjson.dumps(cache_hint_json(cache_hint)).decode() if cache_hint is not None else None
         if spec.is_template:
-            self._engine.add_template(spec.id, definition)
+            self._engine.add_template(spec.id, definition, hint)
         else:
-            self._engine.add_resource(spec.id, definition)
+            self._engine.add_resource(spec.id, definition, hint)
         self._replace(("resource", uri), spec)
 
     def remove_resource(self, uri: str) -> None:

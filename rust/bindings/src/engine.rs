@@ -1,7 +1,7 @@
 //! The engine object: server facts and the tool registry.
 
 use crate::errors::{self, DefinitionError};
-use ferromcp_core::engine::DEFAULT_STATE_TTL;
+use ferromcp_core::engine::{CacheHint, ResultFields, DEFAULT_STATE_TTL};
 use ferromcp_core::registry::{Prompt, Resource, ResourceTemplate};
 use ferromcp_core::request_state::KeyRing;
 use ferromcp_core::{Engine as CoreEngine, ServerConfig, Tool};
@@ -12,6 +12,15 @@ use std::time::Duration;
 #[pyclass(frozen, module = "ferromcp._core")]
 pub struct Engine {
     pub inner: Arc<CoreEngine>,
+}
+
+impl Engine {
+    fn read_fields(&self, cache_hint: Option<&str>) -> PyResult<Option<Arc<ResultFields>>> {
+        let Some(json) = cache_hint else { return Ok(None) };
+        let hint: CacheHint =
+            serde_json::from_str(json).map_err(|e| DefinitionError::new_err(format!("cache_hint: {e}")))?;
+        self.inner.read_fields(&hint).map(Some).map_err(errors::to_py)
+    }
 }
 
 #[pymethods]
@@ -66,15 +75,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Registers (or replaces) a static resource from its `Resource` JSON object.
-    fn add_resource(&self, handler_id: u32, definition: &str) -> PyResult<()> {
-        self.inner.add_resource(Resource::new(handler_id, definition).map_err(errors::to_py)?);
+    /// Registers (or replaces) a static resource from its `Resource` JSON object; `cache_hint` (JSON
+    /// `{"ttlMs", "cacheScope"}`) is what its stateless reads carry instead of the `resources/read` default.
+    #[pyo3(signature = (handler_id, definition, cache_hint=None))]
+    fn add_resource(&self, handler_id: u32, definition: &str, cache_hint: Option<&str>) -> PyResult<()> {
+        let mut resource = Resource::new(handler_id, definition).map_err(errors::to_py)?;
+        resource.fields = self.read_fields(cache_hint)?;
+        self.inner.add_resource(resource);
         Ok(())
     }
 
-    /// Registers (or replaces) a resource template from its `ResourceTemplate` JSON object.
-    fn add_template(&self, handler_id: u32, definition: &str) -> PyResult<()> {
-        self.inner.add_template(ResourceTemplate::new(handler_id, definition).map_err(errors::to_py)?);
+    /// Registers (or replaces) a resource template from its `ResourceTemplate` JSON object (`cache_hint` as for
+    /// `add_resource`, for every resource it matches).
+    #[pyo3(signature = (handler_id, definition, cache_hint=None))]
+    fn add_template(&self, handler_id: u32, definition: &str, cache_hint: Option<&str>) -> PyResult<()> {
+        let mut template = ResourceTemplate::new(handler_id, definition).map_err(errors::to_py)?;
+        template.fields = self.read_fields(cache_hint)?;
+        self.inner.add_template(template);
         Ok(())
     }
 

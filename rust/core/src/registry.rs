@@ -4,6 +4,7 @@
 //! A registry is immutable once built; a change builds a new one and swaps it in, so readers never wait on a
 //! writer and the list pages are serialized once per change, not per request.
 
+use crate::engine::ResultFields;
 use crate::error::CoreError;
 use crate::http::routing::ParamHeaders;
 use crate::schema::CompiledSchema;
@@ -95,6 +96,8 @@ pub struct Resource {
     pub id: u32,
     pub uri: String,
     pub definition: Box<RawValue>,
+    /// What its stateless reads carry (its own caching hint) when it has one; the method's otherwise.
+    pub fields: Option<Arc<ResultFields>>,
 }
 
 /// A resource template (`resources/templates/list`, read by matching the URI).
@@ -102,6 +105,15 @@ pub struct ResourceTemplate {
     pub id: u32,
     pub template: UriTemplate,
     pub definition: Box<RawValue>,
+    /// As for [`Resource::fields`].
+    pub fields: Option<Arc<ResultFields>>,
+}
+
+/// The resource or template a URI names: its handler, the template's variables, and its result fields.
+pub struct Resolved {
+    pub handler: u32,
+    pub vars: BTreeMap<String, String>,
+    pub fields: Option<Arc<ResultFields>>,
 }
 
 /// A prompt and the arguments it declares.
@@ -149,7 +161,7 @@ impl Resource {
         let (value, definition) = definition_object(definition, "resource")?;
         string_field(&value, "name", "resource")?;
         let uri = string_field(&value, "uri", "resource")?.to_owned();
-        Ok(Resource { id, uri, definition })
+        Ok(Resource { id, uri, definition, fields: None })
     }
 }
 
@@ -172,7 +184,7 @@ impl ResourceTemplate {
         let (value, definition) = definition_object(definition, "resource template")?;
         string_field(&value, "name", "resource template")?;
         let template = UriTemplate::parse(string_field(&value, "uriTemplate", "resource template")?)?;
-        Ok(ResourceTemplate { id, template, definition })
+        Ok(ResourceTemplate { id, template, definition, fields: None })
     }
 }
 
@@ -412,11 +424,13 @@ impl Registry {
     }
 
     /// The handler that reads `uri` and the variables of the template it matched (static resources first).
-    pub fn resolve_resource(&self, uri: &str) -> Option<(u32, BTreeMap<String, String>)> {
+    pub fn resolve_resource(&self, uri: &str) -> Option<Resolved> {
         if let Some(r) = self.resources.get(uri) {
-            return Some((r.id, BTreeMap::new()));
+            return Some(Resolved { handler: r.id, vars: BTreeMap::new(), fields: r.fields.clone() });
         }
-        self.templates.iter().find_map(|t| t.template.matches(uri).map(|vars| (t.id, vars)))
+        self.templates.iter().find_map(|t| {
+            t.template.matches(uri).map(|vars| Resolved { handler: t.id, vars, fields: t.fields.clone() })
+        })
     }
 }
 
@@ -483,9 +497,9 @@ mod more_tests {
                 Prompt::new(3, r#"{"name":"p","arguments":[{"name":"x","required":true},{"name":"y"}]}"#)
                     .unwrap_or_else(|e| panic!("{e}")),
             );
-        assert_eq!(reg.resolve_resource("test://a").map(|r| r.0), Some(1));
-        let (id, vars) = reg.resolve_resource("test://t/42").unwrap_or_default();
-        assert_eq!((id, vars.get("id").map(String::as_str)), (2, Some("42")));
+        assert_eq!(reg.resolve_resource("test://a").map(|r| r.handler), Some(1));
+        let found = reg.resolve_resource("test://t/42").map(|r| (r.handler, r.vars.get("id").cloned()));
+        assert_eq!(found, Some((2, Some("42".to_owned()))));
         assert!(reg.resolve_resource("test://zzz").is_none());
         assert_eq!(reg.resources.page(None), Some(&br#"{"resources":[{"uri":"test://a","name":"a"}]}"#[..]));
         assert!(String::from_utf8_lossy(reg.templates.page(None).unwrap_or_default())

@@ -74,6 +74,8 @@ pub struct Engine {
 pub(crate) struct CallExtras {
     pub output: Option<Arc<CompiledSchema>>,
     pub round_trip: Option<RoundTrip>,
+    /// What a stateless result carries when it is not the method's (a resource with its own caching hint).
+    pub fields: Option<Arc<ResultFields>>,
 }
 
 #[derive(Deserialize)]
@@ -333,7 +335,10 @@ impl Engine {
         };
         let token = progress_token.filter(|t| RequestId::from_raw(t).is_some()).map(|t| t.to_owned());
         // Only stateless results get extra fields; legacy calls skip the lookup.
-        let fields = ctx.is_modern().then(|| self.result_fields(req.method).clone());
+        let fields = match extras.fields {
+            Some(own) if ctx.is_modern() => Some(own),
+            _ => ctx.is_modern().then(|| self.result_fields(req.method).clone()),
+        };
         let call = Arc::new(
             Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone())
                 .with_output(extras.output)

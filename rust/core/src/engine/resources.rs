@@ -4,13 +4,15 @@
 
 use super::input::{self, Args, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::{CacheHint, ResultFields};
 use super::{CallExtras, Engine};
 use crate::bus::Notice;
-use crate::error::McpError;
+use crate::error::{CoreError, McpError};
 use crate::registry::{ListKind, Resource, ResourceTemplate};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 struct UriParams<'a> {
@@ -36,14 +38,21 @@ pub(super) fn templates_list(engine: &Engine, req: &Req<'_>) -> Result<(), McpEr
 
 pub(super) fn read(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let p: UriParams<'_> = req.params()?;
-    let (handler, vars) =
-        engine.registry().resolve_resource(&p.uri).ok_or_else(|| McpError::resource_not_found(&p.uri))?;
-    let mut args: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let resolved = engine.registry().resolve_resource(&p.uri).ok_or_else(|| McpError::resource_not_found(&p.uri))?;
+    let (handler, fields) = (resolved.handler, resolved.fields);
+    let mut args: Map<String, Value> = resolved.vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     args.insert("uri".into(), Value::String(p.uri.clone().into_owned()));
     let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
     let round_trip = input::begin(engine, req, &p.uri, Args::Value(&Value::Null), echo)?;
     let token = p.meta.and_then(|m| m.progress_token);
-    engine.dispatch(req, handler, Value::Object(args), token, req.reply, CallExtras { output: None, round_trip });
+    engine.dispatch(
+        req,
+        handler,
+        Value::Object(args),
+        token,
+        req.reply,
+        CallExtras { output: None, round_trip, fields },
+    );
     Ok(())
 }
 
@@ -68,6 +77,11 @@ impl Engine {
 
     pub fn add_template(&self, template: ResourceTemplate) {
         self.update_registry(Some(ListKind::Resources), |r| Some(r.with_template(template)));
+    }
+
+    /// What stateless reads of a resource with its own caching `hint` carry; an invalid scope is an error.
+    pub fn read_fields(&self, hint: &CacheHint) -> Result<Arc<ResultFields>, CoreError> {
+        self.shapes.with_hint(hint).map_err(CoreError::Definition)
     }
 
     /// Removes a resource or template by URI (template text); false if there was none.

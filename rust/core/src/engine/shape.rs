@@ -86,6 +86,7 @@ impl ResultFields {
 /// The fields of every method, per engine.
 #[derive(Debug)]
 pub struct Shapes {
+    server_info: Value,
     plain: Arc<ResultFields>,
     cacheable: HashMap<&'static str, Arc<ResultFields>>,
 }
@@ -107,7 +108,16 @@ impl Shapes {
             .iter()
             .map(|m| (*m, Arc::new(ResultFields::new(server_info, Some(hints.get(*m).unwrap_or(&default))))))
             .collect();
-        Ok(Shapes { plain: Arc::new(ResultFields::new(server_info, None)), cacheable })
+        let plain = Arc::new(ResultFields::new(server_info, None));
+        Ok(Shapes { server_info: server_info.clone(), plain, cacheable })
+    }
+
+    /// The fields of a cacheable result with its own hint (a resource's reads).
+    pub fn with_hint(&self, hint: &CacheHint) -> Result<Arc<ResultFields>, String> {
+        if hint.scope != "public" && hint.scope != "private" {
+            return Err("cache hint: scope must be \"public\" or \"private\"".into());
+        }
+        Ok(Arc::new(ResultFields::new(&self.server_info, Some(hint))))
     }
 
     /// The fields for `method`'s results.

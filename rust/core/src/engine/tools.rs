@@ -79,16 +79,21 @@ pub(super) fn call_parsed(engine: &Engine, req: &Req<'_>, p: CallParams<'_>) -> 
         (Some(task), _) => {
             if let Some((task_id, sink)) = tasks::begin(req.session, req.id, task.ttl, req.reply) {
                 let output = tool.output.clone();
-                if let Some(call) =
-                    engine.dispatch(req, tool.id, arguments, token, &sink, CallExtras { output, round_trip: None })
-                {
+                if let Some(call) = engine.dispatch(
+                    req,
+                    tool.id,
+                    arguments,
+                    token,
+                    &sink,
+                    CallExtras { output, round_trip: None, fields: None },
+                ) {
                     tasks::attach_call(req.session, &task_id, call);
                 }
             }
             Ok(())
         }
         (None, _) => {
-            let extras = CallExtras { output: tool.output.clone(), round_trip };
+            let extras = CallExtras { output: tool.output.clone(), round_trip, fields: None };
             engine.dispatch(req, tool.id, arguments, token, req.reply, extras);
             Ok(())
         }
