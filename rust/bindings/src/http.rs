@@ -68,6 +68,7 @@ impl HttpServer {
             allowed_origins,
             allow_delete,
             io_threads,
+            session_store: None,
         };
         let queue = Queue::new()?;
         let server = CoreHttpServer::start(engine.inner.clone(), queue.clone(), config)

@@ -13,6 +13,8 @@
 //! - [`engine`]: the protocol engine (the method table, one module per method family, dispatch).
 //! - [`error`]: protocol errors as values (`McpError`).
 //! - [`request_state`]: sealed MRTR `requestState` (XChaCha20-Poly1305 under a key ring, bound to the request).
+//! - [`store`]: storage seams (session records, SSE events, task records) as async traits, with in-memory
+//!   implementations; what several processes serving the same clients share.
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 
@@ -30,6 +32,7 @@ pub mod request_state;
 pub mod schema;
 pub mod session;
 pub mod stdio;
+pub mod store;
 pub mod tasks;
 pub mod uri_template;
 

@@ -7,6 +7,7 @@ use crate::error::{modern_code, CoreError};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
 use crate::schema::CompiledSchema;
+use crate::store::{SessionRecord, StoreError};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -155,6 +156,43 @@ impl Session {
                 self.dispatcher.cancel(&call);
             }
         }
+    }
+
+    /// What another process needs to serve this session (see [`crate::store`]); None before `initialize`.
+    pub fn record(&self, id: &str) -> Option<SessionRecord> {
+        let state = self.state();
+        let version = state.version?;
+        let rank = self.log_rank.load(Ordering::Relaxed);
+        let mut subscriptions: Vec<String> = state.subscriptions.iter().cloned().collect();
+        subscriptions.sort_unstable();
+        Some(SessionRecord {
+            id: id.to_owned(),
+            version: version.as_str().to_owned(),
+            client_capabilities: (*state.client_capabilities).clone(),
+            log_level: protocol::LOG_LEVELS.get(usize::from(rank).wrapping_sub(1)).map(|l| (*l).to_owned()),
+            subscriptions,
+            principal: None,
+        })
+    }
+
+    /// Takes on the state a record describes (a session another process created); a record naming no legacy
+    /// version or an unknown log level is refused.
+    pub fn restore(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let version = ProtocolVersion::parse(&record.version)
+            .filter(|v| v.is_legacy())
+            .ok_or_else(|| StoreError::Corrupt(format!("session {}: version {:?}", record.id, record.version)))?;
+        let rank = match &record.log_level {
+            None => 0,
+            Some(level) => protocol::log_rank(level)
+                .ok_or_else(|| StoreError::Corrupt(format!("session {}: log level {level:?}", record.id)))?,
+        };
+        let mut state = self.state();
+        state.version = Some(version);
+        state.client_capabilities = Arc::new(record.client_capabilities.clone());
+        state.subscriptions = record.subscriptions.iter().cloned().collect();
+        drop(state);
+        self.set_log_rank(rank);
+        Ok(())
     }
 
     /// Server→client requests still waiting for an answer.

@@ -19,8 +19,12 @@ pub mod sse;
 pub mod stack;
 mod stateless;
 
+#[cfg(test)]
+mod shared_sessions;
+
 use crate::engine::Engine;
 use crate::session::Dispatcher;
+use crate::store::SessionStore;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -60,6 +64,19 @@ pub struct HttpConfig {
     pub allowed_origins: Option<Vec<String>>,
     pub allow_delete: bool,
     pub io_threads: usize,
+    /// Where session records are shared with other processes serving the same clients; None keeps sessions in
+    /// this process only.
+    pub session_store: Option<SharedSessionStore>,
+}
+
+/// A session store shared by the processes of one deployment (see [`crate::store`]).
+#[derive(Clone)]
+pub struct SharedSessionStore(pub Arc<dyn SessionStore>);
+
+impl std::fmt::Debug for SharedSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedSessionStore")
+    }
 }
 
 impl Default for HttpConfig {
@@ -81,6 +98,7 @@ impl Default for HttpConfig {
             allowed_origins: None,
             allow_delete: true,
             io_threads: 1,
+            session_store: None,
         }
     }
 }

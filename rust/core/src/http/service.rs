@@ -197,8 +197,8 @@ impl Service {
             return method_not_allowed("Method Not Allowed: 2026-07-28 requests are POSTs", "POST");
         }
         match *req.method() {
-            Method::GET => self.get(req.headers()),
-            Method::DELETE => self.delete(req.headers()),
+            Method::GET => self.get(req.headers()).await,
+            Method::DELETE => self.delete(req.headers()).await,
             _ => {
                 let allow = if self.config.allow_delete { "GET, POST, DELETE" } else { "GET, POST" };
                 method_not_allowed("Method Not Allowed", allow)
@@ -276,15 +276,66 @@ impl Service {
         }
     }
 
-    /// The session named by the request's header: 400 when absent, 404 when unknown or terminated.
-    fn session_of(&self, headers: &HeaderMap) -> Result<Arc<HttpSession>, SessionMissing> {
+    /// The session named by the request's header: 400 when absent, 404 when unknown or terminated. A session
+    /// this process does not hold is adopted from the session store, when one is configured and has it.
+    async fn session_of(&self, headers: &HeaderMap) -> Result<Arc<HttpSession>, SessionMissing> {
         let id = header(headers, SESSION_HEADER).ok_or(SessionMissing::NoHeader)?;
         match self.registry.get(id) {
             Some(s) if !s.terminated.load(Ordering::Acquire) => {
                 s.touch();
+                self.keep_stored(&s);
                 Ok(s)
             }
-            _ => Err(SessionMissing::Unknown),
+            Some(_) => Err(SessionMissing::Unknown),
+            None => self.adopt(id).await,
+        }
+    }
+
+    /// A session another process created, rebuilt here from its stored record.
+    async fn adopt(&self, id: &str) -> Result<Arc<HttpSession>, SessionMissing> {
+        let Some(store) = &self.config.session_store else { return Err(SessionMissing::Unknown) };
+        let record = match store.0.get(id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(SessionMissing::Unknown),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look a session up in the session store");
+                return Err(SessionMissing::StoreDown);
+            }
+        };
+        let session =
+            HttpSession::new(id.to_owned(), self.dispatcher.clone(), self.config.limits(), self.registry.clock());
+        if let Err(e) = session.core.restore(&record) {
+            tracing::warn!(error = %e, "a stored session record cannot be used");
+            return Err(SessionMissing::Unknown);
+        }
+        let registered = self.registry.insert_or_existing(session.clone()).map_err(|_| SessionMissing::Full)?;
+        if Arc::ptr_eq(&registered, &session) {
+            self.engine.register_session(&session.core);
+            tracing::info!(session = %id, "adopted a session from the session store");
+        }
+        Ok(registered)
+    }
+
+    /// Writes the session's record to the store (after `initialize`, and after a request that changed it).
+    async fn store_session(&self, session: &HttpSession) -> Result<(), crate::store::StoreError> {
+        let (Some(store), Some(record)) = (&self.config.session_store, session.core.record(&session.id)) else {
+            return Ok(());
+        };
+        store.0.put(record, self.config.session_idle_timeout).await
+    }
+
+    /// Keeps the stored record alive while the session is used here: at most once per quarter of the idle
+    /// timeout, in the background (a failure only shortens the record's life).
+    fn keep_stored(&self, session: &HttpSession) {
+        let Some(store) = &self.config.session_store else { return };
+        let ttl = self.config.session_idle_timeout;
+        if session.due_for_store_touch(ttl / 4) {
+            let (store, id) = (store.0.clone(), session.id.clone());
+            tokio::spawn(async move {
+                if let Err(e) = store.touch(&id, ttl).await {
+                    tracing::warn!(error = %e, "cannot keep a session's stored record alive");
+                }
+            });
         }
     }
 
@@ -295,7 +346,7 @@ impl Service {
         if header(headers, SESSION_HEADER).is_none() {
             return self.post_new_session(&body, frame).await;
         }
-        match self.session_of(headers) {
+        match self.session_of(headers).await {
             Ok(session) => self.post_to_session(session, &body, frame, false).await,
             Err(missing) => missing.response_to(&body),
         }
@@ -352,6 +403,8 @@ impl Service {
         };
         let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
         let reply: Arc<dyn Outbound> = sink;
+        // Only looked at with a session store: whether this request changes what the stored record says.
+        let changes_record = self.config.session_store.is_some() && !new && changes_session(&frame);
         if !self.engine.handle_frame(&session.core, frame, &reply) {
             return accepted();
         }
@@ -372,6 +425,12 @@ impl Service {
             if let Err(CreateError::Full | CreateError::Random) = self.registry.insert(session.clone()) {
                 let id = request_id_of(body);
                 return rpc_error_for(id.as_ref(), StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, TOO_MANY_SESSIONS);
+            }
+            if let Err(e) = self.store_session(&session).await {
+                // Other processes could not serve it: no session rather than half of one.
+                tracing::warn!(error = %e, "cannot store a new session");
+                self.registry.remove(&session.id);
+                return SessionMissing::StoreDown.response_to(body);
             }
             self.engine.register_session(&session.core);
         }
@@ -396,6 +455,11 @@ impl Service {
             Err(_) => accepted(),
         };
         session.touch();
+        if changes_record {
+            if let Err(e) = self.store_session(&session).await {
+                tracing::warn!(error = %e, "cannot store a session's new state; other processes keep the old one");
+            }
+        }
         if new {
             if let Ok(v) = HeaderValue::from_str(&session.id) {
                 resp.headers_mut().insert(SESSION_HEADER, v);
@@ -404,7 +468,7 @@ impl Service {
         resp
     }
 
-    fn get(&self, headers: &HeaderMap) -> Resp {
+    async fn get(&self, headers: &HeaderMap) -> Resp {
         if !accepts(headers, "text/event-stream") {
             return rpc_error(
                 StatusCode::NOT_ACCEPTABLE,
@@ -412,7 +476,7 @@ impl Service {
                 "Not Acceptable: GET needs Accept: text/event-stream",
             );
         }
-        let session = match self.session_of(headers) {
+        let session = match self.session_of(headers).await {
             Ok(s) => s,
             Err(missing) => return missing.response(),
         };
@@ -444,13 +508,18 @@ impl Service {
         sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]))
     }
 
-    fn delete(&self, headers: &HeaderMap) -> Resp {
+    async fn delete(&self, headers: &HeaderMap) -> Resp {
         if !self.config.allow_delete {
             return method_not_allowed("Method Not Allowed: sessions end by expiry", "GET, POST");
         }
-        match self.session_of(headers) {
+        match self.session_of(headers).await {
             Ok(session) => {
                 self.registry.remove(&session.id);
+                if let Some(store) = &self.config.session_store {
+                    if let Err(e) = store.0.remove(&session.id).await {
+                        tracing::warn!(error = %e, "cannot remove an ended session from the session store");
+                    }
+                }
                 Response::new(HttpBody::empty())
             }
             Err(missing) => missing.response(),
@@ -461,6 +530,10 @@ impl Service {
 enum SessionMissing {
     NoHeader,
     Unknown,
+    /// The session store could not be asked (or written): 503, the client may retry.
+    StoreDown,
+    /// No room to adopt a stored session.
+    Full,
 }
 
 const TOO_MANY_SESSIONS: &str = "Too many sessions; try again later";
@@ -472,6 +545,11 @@ impl SessionMissing {
                 (StatusCode::BAD_REQUEST, "Bad Request: Mcp-Session-Id header is required".into())
             }
             SessionMissing::Unknown => (StatusCode::NOT_FOUND, "Session not found".into()),
+            SessionMissing::StoreDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: the session store cannot be reached; try again later".into(),
+            ),
+            SessionMissing::Full => (StatusCode::SERVICE_UNAVAILABLE, TOO_MANY_SESSIONS.into()),
         }
     }
 
@@ -484,6 +562,17 @@ impl SessionMissing {
     fn response_to(self, body: &[u8]) -> Resp {
         let (status, message) = self.refusal();
         rpc_error_for(request_id_of(body).as_ref(), status, INVALID_REQUEST, &message)
+    }
+}
+
+/// Whether a request changes what a session's stored record says (its log level or subscriptions).
+fn changes_session(frame: &Result<Frame<'_>, Rejection>) -> bool {
+    const CHANGING: [&str; 3] = ["logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
+    let changes = |raw: &serde_json::value::RawValue| matches!(jsonrpc::classify(raw), Ok(Message::Request { method, .. }) if CHANGING.contains(&method.as_ref()));
+    match frame {
+        Ok(Frame::Single(raw)) => changes(raw),
+        Ok(Frame::Batch(items)) => items.iter().any(|raw| changes(raw)),
+        Err(_) => false,
     }
 }
 

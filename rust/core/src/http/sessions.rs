@@ -6,7 +6,7 @@ use crate::session::{Dispatcher, OutKind, Outbound, Session};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// Limits that shape every session.
@@ -39,6 +39,8 @@ pub struct HttpSession {
     pub in_flight: Arc<Semaphore>,
     pub terminated: AtomicBool,
     last_seen_ms: AtomicU64,
+    /// When the session store's record was last written or touched (see `due_for_store_touch`).
+    stored_ms: AtomicU64,
     /// The registry's clock origin, so the session can note activity on its own.
     clock: Instant,
     limits: SessionLimits,
@@ -69,12 +71,22 @@ impl HttpSession {
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             terminated: AtomicBool::new(false),
             last_seen_ms: AtomicU64::new(now_ms),
+            stored_ms: AtomicU64::new(now_ms),
             clock,
             limits,
         })
     }
 
     /// Records activity now (the idle timeout counts from the last activity).
+    /// Whether the session store's record should be kept alive now (at most once per `every`): records the
+    /// time when it says yes.
+    pub fn due_for_store_touch(&self, every: Duration) -> bool {
+        let now = self.clock.elapsed().as_millis() as u64;
+        let last = self.stored_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= every.as_millis() as u64
+            && self.stored_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
     pub fn touch(&self) {
         self.last_seen_ms.store(self.clock.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
@@ -173,6 +185,20 @@ impl SessionRegistry {
         }
         sessions.insert(session.id.clone(), session);
         Ok(())
+    }
+
+    /// Inserts `session` unless one with its id is there already (two requests adopting the same session from
+    /// the store at once); returns the one that is registered.
+    pub fn insert_or_existing(&self, session: Arc<HttpSession>) -> Result<Arc<HttpSession>, CreateError> {
+        let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = sessions.get(&session.id) {
+            return Ok(existing.clone());
+        }
+        if sessions.len() >= self.max_sessions {
+            return Err(CreateError::Full);
+        }
+        sessions.insert(session.id.clone(), session.clone());
+        Ok(session)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<HttpSession>> {
