@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import Annotated, Any
 
 from ferromcp import (
@@ -392,6 +393,11 @@ async def test_input_required_result_prompt(ctx: Context) -> list[Message]:
     schema = {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}
     answer = await ctx.elicit("What context should the prompt use?", schema, key="user_context")
     return [Message(f"Use this context: {(answer.content or {}).get('context')}")]
+
+
+# -- skills (io.modelcontextprotocol/skills, SEP-2640) --------------------------------------------------------
+
+server.add_skills(Path(__file__).resolve().parent / "skills")
 
 
 # -- completion ----------------------------------------------------------------------------------------------

@@ -9,16 +9,20 @@ import os
 import signal
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import orjson
 
 from ._caching import CacheHint, cache_hint_json, cache_hints_json
 from ._content import Annotations
-from ._core import Engine, HttpServer, StdioServer
+from ._core import DefinitionError, Engine, HttpServer, StdioServer
+from ._custom import build_method
 from ._logging import sync_core_level
 from ._runtime import Dispatcher
-from ._surface import PromptSpec, ResourceSpec, build_completion, build_prompt, build_resource
+from ._skills import EXTENSION as SKILLS_EXTENSION
+from ._skills import Skill, Skills, load_skill_dir, skill_from_text
+from ._surface import PromptSpec, ResourceNotFound, ResourceSpec, build_completion, build_prompt, build_resource
 from ._tools import Handler, ToolSpec, build_tool
 
 __all__ = ["Server"]
@@ -97,6 +101,8 @@ class Server:
         hints = orjson.dumps(cache_hints_json(cache_hints)).decode() if cache_hints else None
         keys = list(request_state_keys) if request_state_keys is not None else None
         self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints, keys, request_state_ttl)
+        self._page_size = page_size
+        self._skills: Skills | None = None
         self._handlers: dict[int, Handler] = {}
         self._names: dict[tuple[str, str], int] = {}
         self._next_id = 0
@@ -381,6 +387,66 @@ class Server:
     def list_prompts(self) -> list[dict[str, Any]]:
         return [s.definition for s in self._handlers.values() if isinstance(s, PromptSpec)]
 
+    # -- extensions: custom methods and skills -----------------------------------------------------------------
+
+    def add_method(
+        self, name: str, fn: Callable[..., Any], *, cache_hint: CacheHint | None = None, blocking: bool = False
+    ) -> None:
+        """Answers request method `name` (beyond the protocol's own, e.g. an extension's) with `fn(params)`,
+        which returns the result object; `cache_hint` gives its stateless results `ttlMs`/`cacheScope`."""
+        spec = build_method(self._new_id(), name, fn, blocking=blocking)
+        hint = orjson.dumps(cache_hint_json(cache_hint)).decode() if cache_hint is not None else None
+        self._engine.add_method(name, spec.id, hint)
+        self._replace(("method", name), spec)
+
+    def declare_extension(self, name: str, settings: Mapping[str, Any] | None = None) -> None:
+        """Declares extension `name` with `settings` (default `{}`) under `capabilities.extensions`."""
+        self._engine.set_extension(name, orjson.dumps(dict(settings or {})).decode())
+
+    def add_skills(self, directory: str | os.PathLike[str]) -> list[str]:
+        """Serves every skill under `directory` (one folder per skill, each with a SKILL.md); returns their
+        names. Raises `DefinitionError` naming the file for a skill that cannot be served."""
+        root = Path(directory)
+        if not root.is_dir():
+            raise DefinitionError(f"{root}: not a directory of skills")
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        try:
+            skills = [load_skill_dir(folder) for folder in folders if (folder / "SKILL.md").exists()]
+        except (ValueError, OSError) as exc:
+            raise DefinitionError(str(exc)) from None
+        for skill in skills:
+            self._serve_skill(skill)
+        return [s.name for s in skills]
+
+    def add_skill(self, skill_md: str, files: Mapping[str, str | bytes] | None = None) -> str:
+        """Serves a skill defined in code: its SKILL.md (frontmatter with name and description) and other files
+        by relative path. Returns its name."""
+        try:
+            skill = skill_from_text(skill_md, files)
+        except ValueError as exc:
+            raise DefinitionError(str(exc)) from None
+        self._serve_skill(skill)
+        return skill.name
+
+    def _serve_skill(self, skill: Skill) -> None:
+        if self._skills is None:
+            skills = self._skills = Skills(self._page_size)
+            hint = CacheHint()
+            self.add_method("skills/list", skills.list, cache_hint=hint)
+            self.add_method("skills/get", skills.get_entry, cache_hint=hint)
+            self.add_method("resources/directory/read", skills.directory_read)
+            self.declare_extension(SKILLS_EXTENSION, {"directoryRead": True})
+        self._skills.add(skill)
+        for rel, file in skill.files.items():
+            is_md = rel == "SKILL.md"
+            self.add_resource(
+                _skill_reader(skill, rel),
+                skill.file_uri(rel),
+                name=skill.name if is_md else f"{skill.name}/{rel}",
+                description=skill.description if is_md else None,
+                mime_type=file.mime_type,
+            )
+
     # -- completion --------------------------------------------------------------------------------------------
 
     def completion(self, fn: F | None = None, /) -> F | Callable[[F], F]:
@@ -544,6 +610,23 @@ def _protocol_stdout() -> Generator[int, None, None]:
         sys.stdout = saved_stdout
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def _skill_reader(skill: Skill, rel: str) -> Callable[[], str | bytes]:
+    """Reads a skill file's current bytes (as text when they are UTF-8); one that vanished or now leads outside
+    the skill's folder is not found, never read."""
+
+    def read() -> str | bytes:
+        try:
+            data = skill.files[rel].read(skill.root)
+        except (OSError, ValueError, KeyError):
+            raise ResourceNotFound(skill.file_uri(rel)) from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data
+
+    return read
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -46,12 +47,18 @@ def _check_modern(wire: Wire) -> None:
 
 
 @contextlib.asynccontextmanager
-async def stdio_client(tmp_path: Path, *, mode: str = MODERN, **options: Any) -> AsyncIterator[tuple[Client, Wire]]:
-    """The client over stdio (through a recording proxy); `mode` "auto" must end up in the stateless era."""
+async def stdio_client(
+    tmp_path: Path, *, mode: str = MODERN, script: Path = EVERYTHING, env: dict[str, str] | None = None, **options: Any
+) -> AsyncIterator[tuple[Client, Wire]]:
+    """The client over stdio (through a recording proxy) to `script`; `mode` "auto" must end up in the stateless
+    era."""
     log = tmp_path / "wire.log"
     tee = TESTS / "support" / "tee_proxy.py"
     params = StdioServerParameters(
-        command=sys.executable, args=[str(tee), str(log), "--", sys.executable, str(EVERYTHING)], cwd=str(ROOT)
+        command=sys.executable,
+        args=[str(tee), str(log), "--", sys.executable, str(script)],
+        cwd=str(ROOT),
+        env={**os.environ, **env} if env else None,
     )
     wire = Wire()
     async with Client(params, mode=mode, **options) as connected:  # type: ignore[arg-type]

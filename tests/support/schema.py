@@ -37,6 +37,9 @@ RESULT_TYPES = {
     "server/discover": "DiscoverResult",
     "subscriptions/listen": "SubscriptionsListenResult",
 }
+# Methods of extensions, which the official schema does not define: their results are checked for the envelope
+# and, in the stateless era, for `resultType`.
+EXTENSION_METHODS = frozenset({"skills/list", "skills/get", "resources/directory/read"})
 # Requests the server sends to the client.
 REQUEST_TYPES = {
     "sampling/createMessage": "CreateMessageRequest",
@@ -124,6 +127,11 @@ def check_server_message(version: str, msg: Any, methods: dict[Any, str]) -> Non
         validate(version, envelope, msg)
         method = methods.get(msg["id"])
         assert method is not None, f"response to an id the client never sent: {msg}"
+        if method in EXTENSION_METHODS:
+            assert isinstance(msg["result"], dict), msg
+            if version >= "2026-07-28":
+                assert msg["result"].get("resultType") == "complete", msg
+            return
         result_type = RESULT_TYPES[method]
         if method == "tools/call" and isinstance(msg["result"], dict) and "task" in msg["result"]:
             result_type = "CreateTaskResult"  # a task-augmented call

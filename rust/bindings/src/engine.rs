@@ -121,6 +121,36 @@ impl Engine {
         self.inner.notify_resource_updated(uri)
     }
 
+    /// Registers (or replaces) a request method beyond the protocol's own, answered by handler `handler_id`
+    /// with the request's params; `cache_hint` (JSON `{"ttlMs", "cacheScope"}`) for its stateless results.
+    #[pyo3(signature = (name, handler_id, cache_hint=None))]
+    fn add_method(&self, name: &str, handler_id: u32, cache_hint: Option<&str>) -> PyResult<()> {
+        let hint: Option<CacheHint> = cache_hint
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| DefinitionError::new_err(format!("cache_hint: {e}")))?;
+        self.inner.add_method(name, handler_id, hint.as_ref()).map_err(errors::to_py)
+    }
+
+    /// Removes a custom method; false if there was none.
+    fn remove_method(&self, name: &str) -> bool {
+        self.inner.remove_method(name)
+    }
+
+    /// Declares an extension (settings as a JSON object) under `capabilities.extensions`, or withdraws it (None).
+    #[pyo3(signature = (name, settings=None))]
+    fn set_extension(&self, name: &str, settings: Option<&str>) -> PyResult<()> {
+        let settings: Option<serde_json::Value> = settings
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| DefinitionError::new_err(format!("extension settings: {e}")))?;
+        if settings.as_ref().is_some_and(|v| !v.is_object()) {
+            return Err(DefinitionError::new_err("extension settings must be a JSON object"));
+        }
+        self.inner.set_extension(name, settings);
+        Ok(())
+    }
+
     /// Removes a tool; false if there was none of that name.
     fn remove_tool(&self, name: &str) -> bool {
         self.inner.remove_tool(name)

@@ -327,6 +327,18 @@ pub struct Registry {
     pub completion: Option<u32>,
     /// The `server/discover` result for this registry, serialized on first use (a change makes a new registry).
     pub discover: OnceLock<Vec<u8>>,
+    /// Request methods the embedder answers beyond the protocol's own (an extension's, e.g. `skills/list`).
+    pub methods: BTreeMap<String, CustomMethod>,
+    /// Extensions declared under `capabilities.extensions` (2026-07-28), with their settings.
+    pub extensions: BTreeMap<String, Value>,
+}
+
+/// A request method the embedder's handler answers; `fields` is what its stateless results carry (caching
+/// hints included) when they are not the plain ones.
+#[derive(Clone)]
+pub struct CustomMethod {
+    pub handler: u32,
+    pub fields: Option<Arc<ResultFields>>,
 }
 
 impl Registry {
@@ -338,6 +350,8 @@ impl Registry {
             prompts: Collection::build(Vec::new(), "prompts", page_size),
             completion: None,
             discover: OnceLock::new(),
+            methods: BTreeMap::new(),
+            extensions: BTreeMap::new(),
         }
     }
 
@@ -349,6 +363,8 @@ impl Registry {
             prompts: self.prompts.resized(self.prompts.page_size),
             completion: self.completion,
             discover: OnceLock::new(),
+            methods: self.methods.clone(),
+            extensions: self.extensions.clone(),
         }
     }
 
@@ -386,6 +402,24 @@ impl Registry {
         Some(Registry { prompts: self.prompts.without(name)?, ..self.share() })
     }
 
+    pub fn with_method(&self, name: &str, method: Option<CustomMethod>) -> Registry {
+        let mut next = self.share();
+        match method {
+            Some(m) => next.methods.insert(name.to_owned(), m),
+            None => next.methods.remove(name),
+        };
+        next
+    }
+
+    pub fn with_extension(&self, name: &str, settings: Option<Value>) -> Registry {
+        let mut next = self.share();
+        match settings {
+            Some(v) => next.extensions.insert(name.to_owned(), v),
+            None => next.extensions.remove(name),
+        };
+        next
+    }
+
     pub fn with_completion(&self, handler: Option<u32>) -> Registry {
         Registry { completion: handler, ..self.share() }
     }
@@ -398,6 +432,8 @@ impl Registry {
             prompts: self.prompts.resized(page_size),
             completion: self.completion,
             discover: OnceLock::new(),
+            methods: self.methods.clone(),
+            extensions: self.extensions.clone(),
         }
     }
 

@@ -66,8 +66,14 @@ impl Engine {
     /// delivered on `subscriptions/listen`, logging is requested per request, and tasks are not offered there.
     pub(crate) fn modern_capabilities(&self) -> Value {
         let mut caps = self.capabilities();
+        let registry = self.registry();
         if let Some(obj) = caps.as_object_mut() {
             obj.remove("tasks");
+            if !registry.extensions.is_empty() {
+                let extensions: serde_json::Map<String, Value> =
+                    registry.extensions.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                obj.insert("extensions".into(), Value::Object(extensions));
+            }
         }
         caps
     }

@@ -260,7 +260,7 @@ impl Engine {
         } else {
             match entry {
                 Some(m) if !m.legacy => Err(McpError::method_not_found(format!("Method not found: {method}"))),
-                None => Err(McpError::method_not_found(format!("Method not found: {method}"))),
+                None => custom::call(self, &table::Req { engine: self, session, ctx, id: &id, method, params, reply }),
                 Some(m) if !m.offered.by(&self.registry()) => {
                     Err(McpError::method_not_found(format!("Method not found: {method} (no such capability)")))
                 }
@@ -309,7 +309,10 @@ impl Engine {
                     _ => (m.handler)(self, &req),
                 }
             }
-            _ => Err(McpError::method_not_found(format!("Method not found: {method}"))),
+            Some(_) => Err(McpError::method_not_found(format!("Method not found: {method}"))),
+            None => {
+                custom::call(self, &table::Req { engine: self, session, ctx: Some(ctx), id, method, params, reply })
+            }
         };
         if let Err(error) = outcome {
             reply.send(error.for_modern().encode(Some(id)), OutKind::Response);
@@ -383,6 +386,7 @@ impl Engine {
 
 mod batch;
 mod completion;
+mod custom;
 pub(crate) mod era;
 mod input;
 mod lifecycle;
