@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite against examples/conformance_server.py over Streamable HTTP, twice:
-# the pinned release (0.1.16, the 2025 era) and the newest 0.2 alpha (both eras, and the extensions), each with
-# --suite all. Both are pinned in package.json, with the Node 22 they need. The release's expected-failures
-# baseline is empty, so any FAILURE or WARNING fails the run; the alpha's lists only extension scenarios.
+# the pinned release (0.1.16, the 2025 era) and the newest 0.2 alpha (both eras, and the tasks and skills
+# extensions), each with --suite all. Both are pinned in package.json, with the Node 22 they need. Both
+# expected-failures baselines are empty, so any FAILURE or WARNING fails the run.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-../.venv/bin/python}"

@@ -22,6 +22,7 @@ from ferromcp import (
     Header,
     Image,
     Message,
+    ProtocolError,
     ResourceContents,
     Server,
     ToolError,
@@ -180,16 +181,22 @@ async def test_elicitation_sep1330_enums(ctx: Context) -> str:
         "type": "object",
         "$defs": {
             "address": {
+                "$anchor": "address",
                 "type": "object",
                 "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
             }
         },
         "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+        "allOf": [{"anyOf": [{"required": ["name"]}, {"not": {"required": ["name"]}}]}],
+        "if": {"required": ["name"]},
+        "then": {"properties": {"name": {"minLength": 1}}},
+        "else": {},
         "additionalProperties": False,
     }
 )
 def json_schema_2020_12_tool(**arguments: Any) -> str:
-    """A tool whose input schema uses JSON Schema 2020-12 features ($schema, $defs, additionalProperties)."""
+    """A tool whose input schema uses JSON Schema 2020-12 features ($schema, $defs with $anchor, allOf/anyOf,
+    if/then/else, additionalProperties), all kept verbatim in tools/list (SEP-2106)."""
     return f"JSON Schema 2020-12 tool called with: {arguments}"
 
 
@@ -393,6 +400,67 @@ async def test_input_required_result_prompt(ctx: Context) -> list[Message]:
     schema = {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}
     answer = await ctx.elicit("What context should the prompt use?", schema, key="user_context")
     return [Message(f"Use this context: {(answer.content or {}).get('context')}")]
+
+
+# -- the tasks extension (io.modelcontextprotocol/tasks, SEP-2663) ------------------------------------------
+
+
+@server.tool
+def greet(name: str) -> str:
+    """Greets someone at once (never a task)."""
+    return f"Hello, {name}!"
+
+
+@server.tool(task=True)
+async def slow_compute(ctx: Context, seconds: float, label: str = "job") -> str:
+    """Works for `seconds` seconds as a task; cancelled tasks stop at once."""
+    await ctx.report_progress(0, 1, f"{label}: working")
+    await asyncio.sleep(seconds)
+    return f"{label} finished after {seconds} s"
+
+
+@server.tool(task="required")
+async def failing_job() -> str:
+    """Runs only as a task, and fails as a tool (the task completes with isError)."""
+    await asyncio.sleep(1)
+    raise ToolError("the job failed")
+
+
+@server.tool(task=True)
+async def protocol_error_job() -> str:
+    """Fails the request itself (the task ends failed)."""
+    await asyncio.sleep(0.1)
+    raise ProtocolError(-32603, "the job crashed")
+
+
+CONFIRM_SCHEMA = {"type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]}
+
+
+@server.tool(task=True)
+async def confirm_delete(filename: str, ctx: Context) -> str:
+    """Asks the user to confirm through the task (input_required, answered with tasks/update)."""
+    answer = await ctx.elicit(f"Delete {filename}?", CONFIRM_SCHEMA)
+    confirmed = answer.action == "accept" and bool((answer.content or {}).get("confirm"))
+    return f"Deleted {filename}" if confirmed else f"Kept {filename}"
+
+
+@server.tool(task=True)
+async def multi_input(ctx: Context) -> str:
+    """Two questions pending at once in the task."""
+    first, second = await asyncio.gather(
+        ctx.elicit("First value?", {"type": "object", "properties": {"value": {"type": "string"}}}),
+        ctx.elicit("Second value?", {"type": "object", "properties": {"value": {"type": "string"}}}),
+    )
+    return f"{(first.content or {}).get('value')} and {(second.content or {}).get('value')}"
+
+
+@server.tool(task="required", defer_task=True)
+async def test_tool_with_task(ctx: Context) -> str:
+    """Asks for a name by an input-required round trip, then runs on as a task."""
+    answer = await ctx.elicit("What is your name?", NAME_SCHEMA, key="user_name")
+    await ctx.start_task()
+    await asyncio.sleep(0.2)
+    return f"Hello, {(answer.content or {}).get('name')}, from a task!"
 
 
 # -- skills (io.modelcontextprotocol/skills, SEP-2640) --------------------------------------------------------

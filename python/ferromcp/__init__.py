@@ -15,7 +15,16 @@ if __name__ == "__main__":
 
 from ._caching import CacheHint
 from ._content import Annotations, Audio, ContentBlock, EmbeddedResource, Image, ResourceLink, TextContent
-from ._context import Context, ElicitResult, InputRequired, LogLevel, McpError, MissingClientCapability, SamplingResult
+from ._context import (
+    Context,
+    ElicitResult,
+    InputRequired,
+    LogLevel,
+    McpError,
+    MissingClientCapability,
+    ProtocolError,
+    SamplingResult,
+)
 from ._core import DefinitionError, ResultError, __version__
 from ._header import Header
 from ._server import HttpOptions, Server
@@ -52,6 +61,7 @@ __all__ = [
     "Message",
     "MissingClientCapability",
     "PromptRef",
+    "ProtocolError",
     "ResourceContents",
     "ResourceLink",
     "ResourceNotFound",

@@ -26,6 +26,7 @@ __all__ = [
     "LogLevel",
     "McpError",
     "MissingClientCapability",
+    "ProtocolError",
     "SamplingResult",
 ]
 
@@ -49,7 +50,12 @@ class McpError(Exception):
 MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 
 
-class MissingClientCapability(McpError):
+class ProtocolError(McpError):
+    """Raise in a handler to answer the request with this JSON-RPC error (code, message, data) rather than a
+    tool error: the request itself failed, not the tool's work. In a task, the task ends `failed`."""
+
+
+class MissingClientCapability(ProtocolError):
     """A 2026-07-28 request needs a client capability it did not declare: answered -32021 (HTTP 400) with
     `data.requiredCapabilities`, as the specification asks, instead of running on without it."""
 
@@ -167,6 +173,16 @@ class Context:
     def is_cancelled(self) -> bool:
         """True once the client cancelled this call (or it was answered). Long sync loops should check it."""
         return not self._handle.active
+
+    async def start_task(self) -> str | None:
+        """Turns this call into a task now, when it may be one (a 2026-07-28 call of a tool registered with
+        `task=...` and `defer_task=True`, from a client that declared the tasks extension): the client gets a
+        CreateTaskResult and polls; the rest of the handler runs as the task, and what it asks the client from
+        here on goes through the task. Returns the task id, or None when the call cannot be a task (it then
+        simply goes on)."""
+        if not self._handle.task_eligible:
+            return None
+        return self._handle.start_task()
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Sends `notifications/progress` (only if the client sent a progress token). `progress` should increase."""

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ._context import Context, InputRequired, MissingClientCapability
+from ._context import Context, InputRequired, ProtocolError
 from ._tools import Handler
 
 if typing.TYPE_CHECKING:
@@ -38,6 +38,23 @@ def _prepare(spec: Handler, handle: CallHandle, args: dict[str, Any], dispatcher
     if spec.ctx_param is not None:
         args[spec.ctx_param] = Context(handle, dispatcher.server, dispatcher)
     return args
+
+
+def _begin_task(spec: Handler, handle: CallHandle) -> None:
+    """A call that may be a task becomes one before its handler runs, unless the tool defers that to the
+    handler (`ctx.start_task()`)."""
+    if handle.task_eligible and not getattr(spec, "defer_task", False):
+        handle.start_task()
+
+
+def _end_task(handle: CallHandle) -> None:
+    """A tool that requires a task gets one at the latest when its handler returns (a deferred start)."""
+    if handle.task_eligible and handle.task_required:
+        handle.start_task()
+
+
+def _protocol_error(handle: CallHandle, exc: ProtocolError) -> None:
+    handle.respond_error(exc.code, exc.message, orjson.dumps(exc.data) if exc.data is not None else None)
 
 
 class Dispatcher:
@@ -89,13 +106,15 @@ class Dispatcher:
                     self._start_task(spec, handle, args)
                 else:
                     try:
+                        _begin_task(spec, handle)
                         result = spec.fn(**_prepare(spec, handle, args, self))
-                    except MissingClientCapability as exc:
-                        handle.respond_error(exc.code, exc.message, orjson.dumps(exc.data))
+                    except ProtocolError as exc:
+                        _protocol_error(handle, exc)
                     except Exception as exc:
                         spec.fail(handle, exc)
                     else:
                         try:
+                            _end_task(handle)
                             spec.respond(handle, result)
                         except Exception as exc:
                             spec.fail(handle, exc)
@@ -116,17 +135,19 @@ class Dispatcher:
     async def _run(self, spec: Handler, handle: CallHandle, args: dict[str, Any]) -> None:
         try:
             kwargs = _prepare(spec, handle, args, self)
+            _begin_task(spec, handle)
             if spec.blocking:
                 result = await self._loop.run_in_executor(None, functools.partial(spec.fn, **kwargs))
             else:
                 result = await spec.fn(**kwargs)
+            _end_task(handle)
             spec.respond(handle, result)
         except InputRequired as need:
             # A 2026-07-28 request the client must retry with its answers (the handler runs again then).
             ctx = need.context
             handle.respond_input_required(orjson.dumps(ctx._asked), ctx._used)  # pyright: ignore[reportPrivateUsage]
-        except MissingClientCapability as exc:
-            handle.respond_error(exc.code, exc.message, orjson.dumps(exc.data))
+        except ProtocolError as exc:
+            _protocol_error(handle, exc)
         except asyncio.CancelledError:
             # Cancelled by the client (the response is already suppressed) or by shutdown.
             handle.respond_error(-32603, "Request cancelled")

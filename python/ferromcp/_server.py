@@ -129,6 +129,7 @@ class Server:
         meta: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
+        defer_task: bool = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -147,14 +148,19 @@ class Server:
         meta: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
+        defer_task: bool = False,
     ) -> F | Callable[[F], F]:
         """Registers a function as a tool: `@server.tool`, `@server.tool()` or `@server.tool(name=..., ...)`.
 
         The input schema comes from the type hints, the description from the docstring. A parameter annotated
         `Context` is injected. `blocking=True` runs a sync function on a worker thread instead of the loop.
         `input_schema=` publishes a schema verbatim instead (the function then takes its properties as keyword
-        arguments, or `**kwargs`). `task=True` (or `"required"`) lets clients run the tool as a task
-        (2025-11-25 `tools/call` with `task`: answered at once, polled with `tasks/get` / `tasks/result`).
+        arguments, or `**kwargs`). `task=True` (or `"required"`) lets clients run the tool as a task: a
+        2025-11-25 `tools/call` with `task` (polled with `tasks/get` / `tasks/result`), or a 2026-07-28 call from
+        a client that declared the tasks extension (answered with a CreateTaskResult at once; polled with
+        `tasks/get`, input through `tasks/update`). With `defer_task=True` a stateless call becomes a task only
+        when the handler calls `await ctx.start_task()` (input asked before that goes through input-required
+        round trips); a required task is then created at the latest when the handler returns.
         """
 
         def register(func: F) -> F:
@@ -171,6 +177,7 @@ class Server:
                 meta=meta,
                 input_schema=input_schema,
                 task=task,
+                defer_task=defer_task,
             )
             return func
 
@@ -191,6 +198,7 @@ class Server:
         meta: dict[str, Any] | None = None,
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
+        defer_task: bool = False,
     ) -> None:
         """Registers `fn` as a tool (the non-decorator form of `tool`). A tool of the same name is replaced."""
         spec = build_tool(
@@ -208,6 +216,7 @@ class Server:
             input_schema=input_schema,
             task=task,
         )
+        spec.defer_task = defer_task
         self._engine.add_tool(spec.id, orjson.dumps(spec.definition).decode(), spec.accepts)
         self._replace(("tool", spec.name), spec)
 

@@ -18,7 +18,7 @@ import orjson
 
 from . import _schema
 from ._content import CONTENT_TYPES
-from ._context import Context
+from ._context import Context, ProtocolError
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -99,6 +99,8 @@ class ToolSpec(Handler):
     result_kind: int
     definition: dict[str, Any]
     accepts: list[str] | None
+    # A stateless call that may be a task becomes one when the handler asks (`ctx.start_task()`), not at once.
+    defer_task: bool = False
 
     def respond(self, handle: CallHandle, value: Any) -> None:
         respond(handle, self, value)
@@ -107,6 +109,10 @@ class ToolSpec(Handler):
         """Tool failures are results with `isError: true`, so the model sees them and can correct course."""
         if isinstance(exc, ToolError):
             handle.respond_text(str(exc), True)
+            return
+        if isinstance(exc, ProtocolError):
+            data = orjson.dumps(exc.data) if exc.data is not None else None
+            handle.respond_error(exc.code, exc.message, data)
             return
         if isinstance(exc, UrlElicitationRequired):
             data = {

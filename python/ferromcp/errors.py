@@ -4,7 +4,9 @@ Raised by handlers (they become protocol answers):
 - `ToolError`: the tool failed; the client gets an `isError` result with its message.
 - `ResourceNotFound`: the resource does not exist (-32002).
 - `UrlElicitationRequired`: the user must complete URL-mode elicitations first (-32042).
-- `MissingClientCapability` (an `McpError`): a 2026-07-28 request needs a client capability it did not
+- `ProtocolError(code, message, data)` (an `McpError`): answer the request with that JSON-RPC error instead of a
+  tool error (in a task: the task ends `failed`).
+- `MissingClientCapability` (a `ProtocolError`): a 2026-07-28 request needs a client capability it did not
   declare (-32021, HTTP 400). `ctx.sample()`, `ctx.elicit()` and `ctx.list_roots()` raise it themselves.
 
 Raised through handlers (let it propagate):
@@ -23,7 +25,7 @@ Raised by ferromcp:
 
 from __future__ import annotations
 
-from ._context import InputRequired, McpError, MissingClientCapability
+from ._context import InputRequired, McpError, MissingClientCapability, ProtocolError
 from ._core import CallFinishedError, DefinitionError, LimitError, ResultError
 from ._surface import ResourceNotFound
 from ._tools import ToolError, UrlElicitationRequired
@@ -35,6 +37,7 @@ __all__ = [
     "LimitError",
     "McpError",
     "MissingClientCapability",
+    "ProtocolError",
     "ResourceNotFound",
     "ResultError",
     "ToolError",

@@ -77,6 +77,24 @@ impl CallHandle {
         self.call.client_capability(name)
     }
 
+    /// Whether the call may still become a task (a stateless call of a task-supporting tool whose client
+    /// declared the tasks extension).
+    #[getter]
+    fn task_eligible(&self) -> bool {
+        self.call.task_eligible()
+    }
+
+    /// Whether the tool requires running as a task.
+    #[getter]
+    fn task_required(&self) -> bool {
+        self.call.task_required()
+    }
+
+    /// Turns the call into a task (the client gets a CreateTaskResult now); returns the task id.
+    fn start_task(&self) -> PyResult<String> {
+        self.call.start_task().map_err(errors::to_py)
+    }
+
     /// Whether the request is a stateless (2026-07-28) one.
     #[getter]
     fn stateless(&self) -> bool {

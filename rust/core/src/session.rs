@@ -2,7 +2,7 @@
 
 use crate::bus::{Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
-use crate::engine::{InputRoundTrip, Listener, ResultFields};
+use crate::engine::{InputRoundTrip, Listener, ResultFields, TaskLink};
 use crate::error::{modern_code, CoreError};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
@@ -237,6 +237,8 @@ pub struct Call {
     fields: Option<Arc<ResultFields>>,
     /// A stateless call's input-required round trip (the client's answers so far, and how to ask for more).
     round_trip: Option<InputRoundTrip>,
+    /// Set when the call may become a task (tasks extension): once it is one, its outcome goes to the task.
+    task: Option<TaskLink>,
 }
 
 impl Call {
@@ -259,6 +261,58 @@ impl Call {
             output: None,
             fields: None,
             round_trip: None,
+            task: None,
+        }
+    }
+
+    pub(crate) fn with_task(mut self, task: Option<TaskLink>) -> Call {
+        self.task = task;
+        self
+    }
+
+    /// The task this call runs as, once it is one.
+    fn task_id(&self) -> Option<(&TaskLink, &str)> {
+        self.task.as_ref().and_then(|t| t.id.get().map(|id| (t, id.as_str())))
+    }
+
+    /// Whether the call may still become a task (`start_task`).
+    pub fn task_eligible(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| t.id.get().is_none()) && self.is_active()
+    }
+
+    /// Whether the tool requires running as a task.
+    pub fn task_required(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| t.required)
+    }
+
+    /// Turns the call into a task: the client gets a `CreateTaskResult` now, and the call's outcome, progress
+    /// messages and requests to the client go to the task from here on. Returns the task id.
+    pub fn start_task(self: &Arc<Self>) -> Result<String, CoreError> {
+        let Some(link) = self.task.as_ref().filter(|_| self.task_eligible()) else {
+            return Err(CoreError::Unsupported("this call cannot become a task (or already is one)".into()));
+        };
+        let (id, created) = link
+            .tasks
+            .create(&link.owner, self.clone())
+            .ok_or_else(|| CoreError::Limit("too many tasks for this requestor; try again later".into()))?;
+        if link.id.set(id.clone()).is_err() {
+            return Err(CoreError::Unsupported("this call is already a task".into()));
+        }
+        // No longer the request's call: closing its stream or ending its session does not cancel the task.
+        self.session.forget(&self.id);
+        self.reply.send(jsonrpc::result_response(&self.id, &created), OutKind::Response);
+        Ok(id)
+    }
+
+    /// Hands the client's answer to a request this call made (through its task) to the embedder.
+    pub(crate) fn deliver_reply(&self, key: u64, outcome: ReplyOutcome) {
+        self.session.dispatcher.reply(key, outcome);
+    }
+
+    /// Cancels a call that runs as a task (`tasks/cancel`).
+    pub(crate) fn cancel_task_call(self: &Arc<Self>) {
+        if self.cancel() {
+            self.session.dispatcher.cancel(self);
         }
     }
 
@@ -269,7 +323,7 @@ impl Call {
 
     /// Whether the call can answer input-required (a stateless `tools/call`, `prompts/get` or `resources/read`).
     pub fn can_require_input(&self) -> bool {
-        self.round_trip.is_some()
+        self.round_trip.is_some() && self.task_id().is_none()
     }
 
     /// The client's answer (JSON text) to the input request `key`, given on this retry or an earlier one.
@@ -329,6 +383,9 @@ impl Call {
     /// Sends a notification on the session (not tied to this call's stream), e.g.
     /// `notifications/elicitation/complete`. `params` is JSON bytes.
     pub fn notify_session(&self, method: &str, params: &[u8]) {
+        if self.task_id().is_some() {
+            return; // a task's client is not listening on this request's transport
+        }
         self.session.out.send(jsonrpc::notification(method, params), OutKind::Notification);
     }
 
@@ -369,6 +426,11 @@ impl Call {
         if !self.finish() {
             return false;
         }
+        if let Some((link, id)) = self.task_id() {
+            let shaped = self.fields.as_ref().map_or_else(|| result.to_vec(), |f| f.shape(result));
+            link.tasks.finish(id, shaped, false);
+            return true;
+        }
         // Only stateless calls carry fields (see `Engine::dispatch`).
         if let Some(fields) = &self.fields {
             self.reply.send(fields.response(&self.id, result), OutKind::Response);
@@ -389,6 +451,17 @@ impl Call {
             return false;
         }
         let code = if self.ctx.is_modern() { modern_code(code) } else { code };
+        if let Some((link, id)) = self.task_id() {
+            let mut error = format!("{{\"code\":{code},\"message\":").into_bytes();
+            jsonrpc::push_json_string(&mut error, message);
+            if let Some(data) = data {
+                error.extend_from_slice(b",\"data\":");
+                error.extend_from_slice(data.as_bytes());
+            }
+            error.push(b'}');
+            link.tasks.finish(id, error, true);
+            return true;
+        }
         self.reply.send(jsonrpc::error_response(Some(&self.id), code, message, data), OutKind::Response);
         true
     }
@@ -398,6 +471,12 @@ impl Call {
     pub fn request(&self, method: &str, params: &[u8], key: u64) -> Result<String, CoreError> {
         if !self.is_active() {
             return Err(CoreError::Finished);
+        }
+        if let Some((link, id)) = self.task_id() {
+            let asked = link.tasks.ask(id, method, params, key).ok_or(CoreError::Finished)?;
+            let mut text = Vec::with_capacity(asked.len() + 2);
+            jsonrpc::push_json_string(&mut text, &asked);
+            return Ok(String::from_utf8(text).unwrap_or_default());
         }
         if self.ctx.is_modern() {
             // 2026-07-28 servers never send requests; input-required round trips will carry them.
@@ -433,6 +512,9 @@ impl Call {
     /// Gives up on a server→client request (timeout): forgets it and tells the client with
     /// `notifications/cancelled`. False if it was already answered.
     pub fn cancel_request(&self, id: &str, reason: &str) -> bool {
+        if let Some((link, task)) = self.task_id() {
+            return serde_json::from_str::<String>(id).is_ok_and(|key| link.tasks.withdraw(task, &key));
+        }
         let Ok(raw) = serde_json::from_str::<&RawValue>(id) else { return false };
         let Some(id) = RequestId::from_raw(raw) else { return false };
         if self.session.state().pending.remove(&id).is_none() {
@@ -455,6 +537,12 @@ impl Call {
 
     /// Sends `notifications/progress` if the request asked for progress and is still active.
     pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> bool {
+        if let Some((link, id)) = self.task_id() {
+            if let Some(message) = message {
+                link.tasks.set_message(id, message);
+            }
+            return false;
+        }
         let Some(token) = self.progress_token.as_deref() else {
             return false;
         };
@@ -483,7 +571,7 @@ impl Call {
     pub fn log(&self, level: &str, logger: Option<&str>, data: &[u8]) -> Result<bool, CoreError> {
         let rank =
             protocol::log_rank(level).ok_or_else(|| CoreError::Argument(format!("unknown log level {level:?}")))?;
-        if rank < self.ctx.log_rank(&self.session) || !self.is_active() {
+        if rank < self.ctx.log_rank(&self.session) || !self.is_active() || self.task_id().is_some() {
             return Ok(false);
         }
         let mut params = Vec::with_capacity(48 + data.len());

@@ -40,6 +40,8 @@ pub(crate) struct StatelessParams<'a> {
     pub name: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub uri: Option<&'a RawValue>,
+    #[serde(rename = "taskId", borrow, default)]
+    pub task_id: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub arguments: Option<&'a RawValue>,
     // The rest of what `tools/call` reads, so that its params are parsed once (kept raw here, so a malformed

@@ -69,9 +69,12 @@ impl Engine {
         let registry = self.registry();
         if let Some(obj) = caps.as_object_mut() {
             obj.remove("tasks");
-            if !registry.extensions.is_empty() {
-                let extensions: serde_json::Map<String, Value> =
-                    registry.extensions.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut extensions: serde_json::Map<String, Value> =
+                registry.extensions.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            if registry.has_task_tools() {
+                extensions.insert(super::task_ext::EXTENSION.into(), json!({}));
+            }
+            if !extensions.is_empty() {
                 obj.insert("extensions".into(), Value::Object(extensions));
             }
         }

@@ -67,6 +67,8 @@ pub struct Engine {
     sealing: Arc<StateSealing>,
     /// Open `subscriptions/listen` streams, for their graceful end.
     listeners: listen::Listeners,
+    /// Tasks of stateless requests (the tasks extension).
+    tasks: Arc<task_ext::Tasks>,
 }
 
 /// What a call carries besides its request: a tool's output schema, a stateless call's round-trip state.
@@ -76,6 +78,8 @@ pub(crate) struct CallExtras {
     pub round_trip: Option<RoundTrip>,
     /// What a stateless result carries when it is not the method's (a resource with its own caching hint).
     pub fields: Option<Arc<ResultFields>>,
+    /// Set for a stateless call that may become a task (tasks extension).
+    pub task: Option<TaskLink>,
 }
 
 #[derive(Deserialize)]
@@ -106,7 +110,13 @@ impl Engine {
             shapes,
             sealing,
             listeners: listen::Listeners::default(),
+            tasks: Arc::new(task_ext::Tasks::default()),
         })
+    }
+
+    /// Tasks of stateless requests.
+    pub(crate) fn tasks(&self) -> &Arc<task_ext::Tasks> {
+        &self.tasks
     }
 
     /// How input-required request states are sealed.
@@ -346,7 +356,8 @@ impl Engine {
             Call::new(id.clone(), handler_id, token, ctx, session.clone(), reply.clone())
                 .with_output(extras.output)
                 .with_result_fields(fields)
-                .with_round_trip(extras.round_trip),
+                .with_round_trip(extras.round_trip)
+                .with_task(extras.task),
         );
         {
             let mut state = session.state();
@@ -396,12 +407,14 @@ mod prompts;
 mod resources;
 mod shape;
 mod table;
+mod task_ext;
 mod tools;
 
 pub use input::{RoundTrip as InputRoundTrip, DEFAULT_STATE_TTL};
 pub use listen::Listener;
 pub use shape::{CacheHint, ResultFields};
 pub(crate) use table::RequestMeta;
+pub use task_ext::TaskLink;
 pub use tools::error_result;
 pub(crate) use tools::{CallParams, TaskParams};
 

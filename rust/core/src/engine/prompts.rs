@@ -44,7 +44,14 @@ pub(super) fn get(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let echo = Echo { input_responses: p.input_responses, request_state: p.request_state.as_deref() };
     let round_trip = input::begin(engine, req, &prompt.name, Args::Value(&args), echo)?;
     let token = p.meta.and_then(|m| m.progress_token);
-    engine.dispatch(req, prompt.id, args, token, req.reply, CallExtras { output: None, round_trip, fields: None });
+    engine.dispatch(
+        req,
+        prompt.id,
+        args,
+        token,
+        req.reply,
+        CallExtras { output: None, round_trip, fields: None, task: None },
+    );
     Ok(())
 }
 

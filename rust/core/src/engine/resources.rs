@@ -51,7 +51,7 @@ pub(super) fn read(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         Value::Object(args),
         token,
         req.reply,
-        CallExtras { output: None, round_trip, fields },
+        CallExtras { output: None, round_trip, fields, task: None },
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The method table: every request method the engine answers, what gates it, and the function that answers it.
 //! Adding a method is one entry here and one function in its family's module.
 
-use super::{completion, lifecycle, listen, logging, prompts, resources, tools, Engine};
+use super::{completion, lifecycle, listen, logging, prompts, resources, task_ext, tools, Engine};
 use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc::{self, RequestId};
@@ -125,18 +125,23 @@ pub(super) static METHODS: &[Method] = &[
     method("prompts/list", Offered::Prompts, prompts::list),
     method("prompts/get", Offered::Prompts, prompts::get),
     method("completion/complete", Offered::Completion, completion::complete),
-    legacy("tasks/get", Offered::TaskTools, tasks),
+    method("tasks/get", Offered::TaskTools, tasks),
     legacy("tasks/result", Offered::TaskTools, tasks),
     legacy("tasks/list", Offered::TaskTools, tasks),
-    legacy("tasks/cancel", Offered::TaskTools, tasks),
+    method("tasks/cancel", Offered::TaskTools, tasks),
+    stateless("tasks/update", Offered::TaskTools, task_ext::request),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static Method> {
     METHODS.iter().find(|m| m.name == name)
 }
 
-/// `tasks/*`: the task store answers them (`crate::tasks`).
+/// `tasks/*`: the session's task table answers them (`crate::tasks`); in the stateless era, the tasks extension
+/// (`task_ext`).
 fn tasks(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
+    if req.ctx.as_ref().is_some_and(RequestCtx::is_modern) {
+        return task_ext::request(engine, req);
+    }
     let params: Value = req.params()?;
     crate::tasks::request(req.session, req.id, req.method, &params, req.reply, engine.page_size());
     Ok(())

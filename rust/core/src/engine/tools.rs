@@ -4,7 +4,9 @@
 
 use super::input::{self, Args, Echo};
 use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::task_ext::{self, TaskLink};
 use super::{CallExtras, Engine};
+use crate::context::RequestCtx;
 use crate::error::McpError;
 use crate::jsonrpc;
 use crate::registry::{ListKind, TaskSupport, Tool};
@@ -13,6 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// `tools/call` params. A transport that has parsed them already hands them over ([`call_parsed`]).
 #[derive(Deserialize)]
@@ -69,6 +72,24 @@ pub(super) fn call_parsed(engine: &Engine, req: &Req<'_>, p: CallParams<'_>) -> 
         }
     }
     let token = p.meta.and_then(|m| m.progress_token);
+    if req.ctx.as_ref().is_some_and(RequestCtx::is_modern) {
+        // The tasks extension: the server decides; a legacy `task` param is tolerated and ignored.
+        let task = match (tool.task_support, task_ext::declared(req)) {
+            (TaskSupport::Forbidden, _) | (TaskSupport::Optional, false) => None,
+            (TaskSupport::Required, false) => {
+                return Err(task_ext::missing_extension(&format!("Tool {:?}", tool.name)))
+            }
+            (support, true) => Some(TaskLink {
+                tasks: engine.tasks().clone(),
+                owner: task_ext::owner(req),
+                required: support == TaskSupport::Required,
+                id: OnceLock::new(),
+            }),
+        };
+        let extras = CallExtras { output: tool.output.clone(), round_trip, fields: None, task };
+        engine.dispatch(req, tool.id, arguments, token, req.reply, extras);
+        return Ok(());
+    }
     match (p.task, tool.task_support) {
         (Some(_), TaskSupport::Forbidden) => {
             Err(McpError::method_not_found(format!("Tool {:?} does not support task-augmented execution", tool.name)))
@@ -85,7 +106,7 @@ pub(super) fn call_parsed(engine: &Engine, req: &Req<'_>, p: CallParams<'_>) -> 
                     arguments,
                     token,
                     &sink,
-                    CallExtras { output, round_trip: None, fields: None },
+                    CallExtras { output, round_trip: None, fields: None, task: None },
                 ) {
                     tasks::attach_call(req.session, &task_id, call);
                 }
@@ -93,7 +114,7 @@ pub(super) fn call_parsed(engine: &Engine, req: &Req<'_>, p: CallParams<'_>) -> 
             Ok(())
         }
         (None, _) => {
-            let extras = CallExtras { output: tool.output.clone(), round_trip, fields: None };
+            let extras = CallExtras { output: tool.output.clone(), round_trip, fields: None, task: None };
             engine.dispatch(req, tool.id, arguments, token, req.reply, extras);
             Ok(())
         }

@@ -166,6 +166,8 @@ pub fn name_field(method: &str) -> Option<&'static str> {
     match method {
         "tools/call" | "prompts/get" => Some("name"),
         "resources/read" => Some("uri"),
+        // The tasks extension (SEP-2663) routes its methods by task.
+        "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
         _ => None,
     }
 }
@@ -186,6 +188,8 @@ struct NamedParams<'a> {
     name: Option<&'a RawValue>,
     #[serde(borrow, default)]
     uri: Option<&'a RawValue>,
+    #[serde(rename = "taskId", borrow, default)]
+    task_id: Option<&'a RawValue>,
 }
 
 /// For the methods [`name_field`] names, `Mcp-Name` must be present when the body has the field, and equal it
@@ -194,7 +198,11 @@ struct NamedParams<'a> {
 pub fn check_name(headers: &HeaderMap, method: &str, params: Option<&RawValue>) -> Result<(), HeaderMismatch> {
     let Some(field) = name_field(method) else { return Ok(()) };
     let named = params.and_then(|p| serde_json::from_str::<NamedParams<'_>>(p.get()).ok());
-    let raw = named.and_then(|n| if field == "uri" { n.uri } else { n.name });
+    let raw = named.and_then(|n| match field {
+        "uri" => n.uri,
+        "taskId" => n.task_id,
+        _ => n.name,
+    });
     check_name_value(headers, method, raw.and_then(crate::jsonrpc::json_str).as_deref())
 }
 
@@ -202,7 +210,11 @@ pub fn check_name(headers: &HeaderMap, method: &str, params: Option<&RawValue>) 
 /// string (None when absent or not a string).
 pub fn check_name_value(headers: &HeaderMap, method: &str, body: Option<&str>) -> Result<(), HeaderMismatch> {
     let Some(field) = name_field(method) else { return Ok(()) };
-    let label = if field == "uri" { "params.uri" } else { "params.name" };
+    let label = match field {
+        "uri" => "params.uri",
+        "taskId" => "params.taskId",
+        _ => "params.name",
+    };
     let err = |p| HeaderMismatch::new("Mcp-Name", label, p);
     let header = single_value(headers, NAME_HEADER).map_err(err)?;
     match (header, body) {

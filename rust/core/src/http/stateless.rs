@@ -139,8 +139,16 @@ impl Service {
         };
         routing::check_protocol_version(headers, &version)?;
         routing::check_method(headers, method)?;
-        let uri = if method == "resources/read" { parsed.uri.and_then(jsonrpc::json_str) } else { None };
-        let name = if method == "resources/read" { uri.as_deref() } else { parsed.name_text.as_deref() };
+        let other = match method {
+            "resources/read" => parsed.uri.and_then(jsonrpc::json_str),
+            "tasks/get" | "tasks/update" | "tasks/cancel" => parsed.task_id.and_then(jsonrpc::json_str),
+            _ => None,
+        };
+        let name = if other.is_some() || method == "resources/read" || method.starts_with("tasks/") {
+            other.as_deref()
+        } else {
+            parsed.name_text.as_deref()
+        };
         routing::check_name_value(headers, method, name)?;
         if method == "tools/call" {
             let registry = self.engine.registry();
