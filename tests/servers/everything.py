@@ -21,6 +21,7 @@ from ferromcp import (
     Image,
     McpError,
     Message,
+    ProtocolError,
     ResourceContents,
     ResourceLink,
     ResourceNotFound,
@@ -418,6 +419,29 @@ async def long_job(seconds: float, ctx: Context) -> str:
 async def failing_job() -> str:
     """A task that fails."""
     raise ToolError("the job failed")
+
+
+@server.tool(task=True)
+async def approve_job(item: str, ctx: Context) -> str:
+    """A task that asks the user to approve before it finishes (2026-07-28: through the task's inputRequests)."""
+    await ctx.report_progress(0, 1, f"waiting for approval of {item}")
+    answer = await ctx.elicit(f"Approve {item}?", {"type": "object", "properties": {"ok": {"type": "boolean"}}})
+    return f"{item}: {'approved' if (answer.content or {}).get('ok') else 'rejected'}"
+
+
+@server.tool(task=True)
+async def crashing_job() -> str:
+    """A task whose request fails (not the tool): it ends failed."""
+    raise ProtocolError(-32603, "the worker crashed")
+
+
+@server.tool(task="required", defer_task=True)
+async def named_job(ctx: Context) -> str:
+    """Asks for a name by an input-required round trip first, then becomes a task."""
+    answer = await ctx.elicit("Whose job?", NameForm, key="owner")
+    await ctx.start_task()
+    await asyncio.sleep(0.05)
+    return f"job of {answer.content.name} done"
 
 
 @server.tool(output_schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})

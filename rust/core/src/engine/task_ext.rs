@@ -329,9 +329,74 @@ pub(super) fn request(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
 mod tests {
     use super::*;
 
+    fn entry(owner: &str, status: Status) -> Entry {
+        let now = SystemTime::now();
+        Entry {
+            owner: owner.into(),
+            status,
+            message: None,
+            created: now,
+            updated: now,
+            expires: now + Duration::from_secs(60),
+            outcome: None,
+            pending: BTreeMap::new(),
+            next_input: 0,
+            call: None,
+        }
+    }
+
+    fn json(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    }
+
     #[test]
-    fn statuses_and_terminality() {
-        assert_eq!(Status::InputRequired.name(), "input_required");
-        assert!(Status::Cancelled.is_terminal() && !Status::Working.is_terminal());
+    fn input_requests_park_and_resume_the_task() {
+        let tasks = Tasks::default();
+        tasks.lock().insert("t1".into(), entry("alice", Status::Working));
+        let first = tasks.ask("t1", "elicitation/create", br#"{"message":"ok?"}"#, 7);
+        let second = tasks.ask("t1", "roots/list", b"{}", 8);
+        assert_eq!((first.as_deref(), second.as_deref()), (Some("input-1"), Some("input-2")));
+        let shown = json(&detailed("t1", &tasks.lock()["t1"]));
+        assert_eq!(shown["status"], "input_required");
+        assert_eq!(
+            shown["inputRequests"]["input-1"],
+            serde_json::json!({"method": "elicitation/create", "params": {"message": "ok?"}})
+        );
+        assert!(tasks.withdraw("t1", "input-1") && !tasks.withdraw("t1", "input-1"));
+        assert_eq!(tasks.lock()["t1"].status, Status::InputRequired, "one request still pending");
+        assert!(tasks.withdraw("t1", "input-2"));
+        assert_eq!(tasks.lock()["t1"].status, Status::Working);
+    }
+
+    #[test]
+    fn a_terminal_task_does_not_change_and_shows_its_outcome() {
+        let tasks = Tasks::default();
+        tasks.lock().insert("t1".into(), entry("alice", Status::Working));
+        tasks.finish("t1", br#"{"code":-32603,"message":"boom"}"#.to_vec(), true);
+        tasks.finish("t1", br#"{"content":[]}"#.to_vec(), false);
+        tasks.set_message("t1", "too late");
+        let shown = json(&detailed("t1", &tasks.lock()["t1"]));
+        assert_eq!((shown["status"].clone(), shown["error"]["message"].clone()), ("failed".into(), "boom".into()));
+        assert!(shown.get("result").is_none() && shown.get("statusMessage").is_none());
+        let created = json(&envelope("t1", &tasks.lock()["t1"], "task"));
+        assert_eq!(created["resultType"], "task");
+        assert_eq!(
+            (created["ttlMs"].clone(), created["pollIntervalMs"].clone()),
+            (TTL_MS.into(), POLL_INTERVAL_MS.into())
+        );
+    }
+
+    #[test]
+    fn tasks_belong_to_their_owner_and_expire() {
+        let tasks = Tasks::default();
+        let mut old = entry("alice", Status::Working);
+        old.expires = SystemTime::now() - Duration::from_secs(1);
+        tasks.lock().insert("old".into(), old);
+        tasks.lock().insert("t1".into(), entry("alice", Status::Working));
+        let mut entries = tasks.lock();
+        assert!(Tasks::owned(&mut entries, "bob", "t1").is_err(), "another owner's task is unknown to them");
+        assert!(Tasks::owned(&mut entries, "alice", "t1").is_ok());
+        Tasks::purge(&mut entries, SystemTime::now());
+        assert!(!entries.contains_key("old"));
     }
 }
