@@ -121,3 +121,22 @@ def test_bad_listen_requests(http_server: HttpServerProcess) -> None:
     no_filter = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": {"_meta": META}})
     resp = httpx2.post(http_server.url, content=no_filter, headers=HEADERS, timeout=10)
     assert resp.status_code == 400 and resp.json()["error"]["code"] == -32602 and resp.json()["id"] == 1
+
+
+async def test_listen_streams_even_when_the_server_answers_json_only() -> None:
+    from ferromcp import Server
+
+    server = Server("json-only")
+
+    @server.tool
+    def noop() -> str:
+        return "ok"
+
+    async with server.http_server(port=0, json_response=True) as url, httpx2.AsyncClient() as client:
+        body = _listen_body(3, {"toolsListChanged": True})
+        async with client.stream("POST", url, content=body, headers=HEADERS, timeout=10) as resp:
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            async for line in resp.aiter_lines():
+                if line.startswith("data:"):
+                    assert json.loads(line[5:])["method"] == "notifications/subscriptions/acknowledged"
+                    break

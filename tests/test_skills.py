@@ -186,3 +186,13 @@ def test_an_extension_method_cannot_replace_a_protocol_method() -> None:
         server.add_method("tools/list", lambda params: {})
     with pytest.raises(errors.DefinitionError, match="namespace"):
         server.add_method("list", lambda params: {})
+
+
+def test_serving_a_skill_again_drops_the_files_it_no_longer_has(skills_dir: Path) -> None:
+    server = Server("s")
+    server.add_skills(skills_dir)
+    uri = "skill://release-notes/templates/notes.md"
+    assert uri in [r["uri"] for r in server.list_resources()]
+    (skills_dir / "release-notes" / "templates" / "notes.md").unlink()
+    server.add_skills(skills_dir)
+    assert uri not in [r["uri"] for r in server.list_resources()]

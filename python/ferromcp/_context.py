@@ -261,14 +261,15 @@ class Context:
             return await self.request(method, params, timeout=timeout)
         self._seq += 1
         name = key if key is not None else f"{kind}-{self._seq}"
-        answer = self._handle.input_response(name)
+        question = {"method": method, "params": params}
+        answer = self._handle.input_response(name, orjson.dumps(question))
         if answer is not None:
             value = orjson.loads(answer)
             if valid(value):
                 self._used.append(name)
                 return value
-        # Unanswered (or answered with something unusable): ask again.
-        self._asked[name] = {"method": method, "params": params}
+        # Unanswered, answered with something unusable, or the answer was to another question: ask (again).
+        self._asked[name] = question
         raise InputRequired(self)
 
     async def sample(
@@ -331,7 +332,7 @@ class Context:
         if requested is None:
             raise TypeError("elicit() needs an object schema: a dict, dataclass, TypedDict, Struct or model")
         params = {"mode": "form", "message": message, "requestedSchema": requested}
-        if not self._handle.can_require_input:
+        if not self._handle.stateless:
             del params["mode"]  # the legacy form mode is implied (and 2025-06-18 clients know no mode)
         raw = await self._ask("elicitation", "elicitation/create", params, key, _is_elicit_result, timeout)
         action = raw.get("action")

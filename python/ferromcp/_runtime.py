@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import typing
 from typing import Any, Protocol
 
@@ -22,6 +23,8 @@ if typing.TYPE_CHECKING:
     from ._server import Server
 
 __all__ = ["Dispatcher"]
+
+_logger = logging.getLogger("ferromcp")
 
 
 class EventSource(Protocol):
@@ -51,6 +54,29 @@ def _end_task(handle: CallHandle) -> None:
     """A tool that requires a task gets one at the latest when its handler returns (a deferred start)."""
     if handle.task_eligible and handle.task_required:
         handle.start_task()
+
+
+def _input_required(handle: CallHandle, need: InputRequired) -> None:
+    """Answers a 2026-07-28 request with its open questions; the client retries with answers (the handler then
+    runs again). A state that cannot be sealed (answers too large) is an internal error, never a silent hang."""
+    ctx = need.context
+    try:
+        handle.respond_input_required(orjson.dumps(ctx._asked), ctx._used)  # pyright: ignore[reportPrivateUsage]
+    except Exception as exc:
+        _logger.error("cannot answer input-required", exc_info=exc)
+        handle.respond_error(-32603, f"Internal error: cannot ask the client for input: {exc}")
+
+
+def _nested_input_required(exc: BaseException) -> InputRequired | None:
+    """The InputRequired inside an exception group (questions asked from tasks of an asyncio.TaskGroup)."""
+    if isinstance(exc, InputRequired):
+        return exc
+    for inner in getattr(exc, "exceptions", ()) or ():
+        if isinstance(inner, BaseException):
+            found = _nested_input_required(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _protocol_error(handle: CallHandle, exc: ProtocolError) -> None:
@@ -143,9 +169,7 @@ class Dispatcher:
             _end_task(handle)
             spec.respond(handle, result)
         except InputRequired as need:
-            # A 2026-07-28 request the client must retry with its answers (the handler runs again then).
-            ctx = need.context
-            handle.respond_input_required(orjson.dumps(ctx._asked), ctx._used)  # pyright: ignore[reportPrivateUsage]
+            _input_required(handle, need)
         except ProtocolError as exc:
             _protocol_error(handle, exc)
         except asyncio.CancelledError:
@@ -153,7 +177,17 @@ class Dispatcher:
             handle.respond_error(-32603, "Request cancelled")
             raise
         except Exception as exc:
-            spec.fail(handle, exc)
+            need = _nested_input_required(exc)
+            if need is not None:
+                _input_required(handle, need)  # questions asked inside a TaskGroup
+            else:
+                spec.fail(handle, exc)
+        except BaseException as exc:
+            need = _nested_input_required(exc)
+            if need is None:
+                handle.respond_error(-32603, f"Internal error: {type(exc).__name__}")
+                raise
+            _input_required(handle, need)
 
     def _task_done(self, key: int, _task: asyncio.Future[Any]) -> None:
         self._tasks.pop(key, None)

@@ -445,6 +445,12 @@ class Server:
             self.add_method("skills/get", skills.get_entry, cache_hint=hint)
             self.add_method("resources/directory/read", skills.directory_read)
             self.declare_extension(SKILLS_EXTENSION, {"directoryRead": True})
+        previous = self._skills.get(skill.name)
+        if previous is not None:
+            # Served again: files it no longer has stop being resources.
+            for rel in previous.files.keys() - skill.files.keys():
+                with contextlib.suppress(KeyError):
+                    self.remove_resource(previous.file_uri(rel))
         self._skills.add(skill)
         for rel, file in skill.files.items():
             is_md = rel == "SKILL.md"

@@ -253,7 +253,7 @@ class Skills:
         cursor = params.get("cursor")
         start = 0
         if cursor is not None:
-            if not (isinstance(cursor, str) and cursor.isdigit()):
+            if not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()):
                 raise McpError(INVALID_PARAMS, "Invalid params: unknown cursor")
             start = int(cursor)
         skills = self._current()
@@ -284,9 +284,9 @@ class Skills:
             children.setdefault(child, {"uri": child, "name": head, "mimeType": kind})
         entries = list(children.values())
         cursor = params.get("cursor")
-        start = int(cursor) if isinstance(cursor, str) and cursor.isdigit() else 0
-        if cursor is not None and not (isinstance(cursor, str) and cursor.isdigit()):
+        if cursor is not None and not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()):
             raise McpError(INVALID_PARAMS, "Invalid params: unknown cursor")
+        start = int(cursor) if isinstance(cursor, str) else 0
         result: dict[str, Any] = {"resources": entries[start : start + self.page_size]}
         if start + self.page_size < len(entries):
             result["nextCursor"] = str(start + self.page_size)

@@ -47,8 +47,8 @@ def test_state_is_bound_and_integrity_protected(http_server: HttpServerProcess) 
     state = first_state(url)
     done = ask(url, 2, inputResponses=ANSWER, requestState=state)
     assert done.json()["result"]["structuredContent"]["name"] == "Ada"
-    # The answer alone (no state) also completes: the state carries only earlier rounds' answers.
-    assert ask(url, 3, inputResponses=ANSWER).json()["result"]["resultType"] == "complete"
+    # An answer without the state is not taken: nothing says the question was asked (the client is asked).
+    assert ask(url, 3, inputResponses=ANSWER).json()["result"]["resultType"] == "input_required"
 
     flipped = state[:10] + ("A" if state[10] != "A" else "B") + state[11:]
     assert_refused(ask(url, 4, inputResponses=ANSWER, requestState=flipped), 4)
@@ -106,3 +106,16 @@ def test_undeclared_capability_and_unsupported_requests(http_server: HttpServerP
     assert bad.status_code == 400 and bad.json()["error"]["code"] == -32602
     listed = post(url, {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": META}})
     assert listed.json()["result"]["resultType"] == "complete"
+
+
+def test_answers_too_large_to_seal_are_an_error_not_a_hang(http_server: HttpServerProcess) -> None:
+    meta = {META_VERSION: MODERN, CAPABILITIES: {"sampling": {}, "elicitation": {}}}
+    first = post(
+        http_server.url, call("summarize_then_confirm", {}, 1, _meta=meta), **{"Mcp-Name": "summarize_then_confirm"}
+    )
+    state = first.json()["result"]["requestState"]
+    huge = {"role": "assistant", "content": {"type": "text", "text": "x" * 70_000}, "model": "m"}
+    body = call("summarize_then_confirm", {}, 2, _meta=meta, inputResponses={"summary": huge}, requestState=state)
+    refused = post(http_server.url, body, **{"Mcp-Name": "summarize_then_confirm"})
+    assert refused.json()["error"]["code"] == -32603
+    assert "cannot ask the client" in refused.json()["error"]["message"]

@@ -314,6 +314,14 @@ async def survey(ctx: Context) -> str:
 
 
 @server.tool
+async def summarize_then_confirm(ctx: Context) -> str:
+    """Asks the model, then the user: the model's answer must be kept (sealed) for the second round."""
+    summary = await ctx.sample("Summarize the document", max_tokens=20000, key="summary")
+    answer = await ctx.elicit("Publish it?", {"type": "object", "properties": {}}, key="publish")
+    return f"{answer.action}: {len(summary.text or '')} characters"
+
+
+@server.tool
 async def ask_unanswered(ctx: Context) -> str:
     """A request the client never answers: times out."""
     try:

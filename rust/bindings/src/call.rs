@@ -107,9 +107,10 @@ impl CallHandle {
         self.call.can_require_input()
     }
 
-    /// The client's answer (JSON text) to input request `key`, from this retry or an earlier round.
-    fn input_response(&self, key: &str) -> Option<String> {
-        self.call.input_response(key)
+    /// The client's answer (JSON text) to input request `key`, from this retry or an earlier round, if it
+    /// answered this `question` (the `{method, params}` JSON asked under that key).
+    fn input_response(&self, key: &str, question: &[u8]) -> Option<String> {
+        self.call.input_response(key, question)
     }
 
     /// Answers `resultType: "input_required"` with `requests` (a JSON object of input requests, as bytes),

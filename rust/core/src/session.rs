@@ -327,8 +327,8 @@ impl Call {
     }
 
     /// The client's answer (JSON text) to the input request `key`, given on this retry or an earlier one.
-    pub fn input_response(&self, key: &str) -> Option<String> {
-        self.round_trip.as_ref().and_then(|r| r.answer(key))
+    pub fn input_response(&self, key: &str, question: &[u8]) -> Option<String> {
+        self.round_trip.as_ref().and_then(|r| r.answer(key, question))
     }
 
     /// Answers `resultType: "input_required"` asking `requests` (a JSON object of input requests) and sealing
@@ -408,7 +408,10 @@ impl Call {
         if self.done.swap(true, Ordering::AcqRel) {
             return false;
         }
-        self.session.forget(&self.id);
+        // A task's request id was freed when the task started; the client may have reused it since.
+        if self.task_id().is_none() {
+            self.session.forget(&self.id);
+        }
         true
     }
 

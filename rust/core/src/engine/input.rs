@@ -57,9 +57,16 @@ pub struct RoundTrip {
     name: String,
     arguments: Arguments,
     principal: Option<String>,
-    /// Answers from earlier rounds (from the sealed state), overlaid with this round's `inputResponses`.
+    /// Answers by key, each with the digest of the question it answers: from earlier rounds (sealed), and this
+    /// round's `inputResponses` to the questions the sealed state says were asked.
     answers: Map<String, Value>,
     sealing: Arc<StateSealing>,
+}
+
+/// The digest of a question (`{method, params}`), so an answer is only ever used for the question it answered.
+fn question_digest(question: &Value) -> String {
+    let digest = ArgsDigest::of(&crate::request_state::canonical_json(question));
+    digest.0[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where a request's input responses and state are read from (the fields are the same for the three methods).
@@ -105,21 +112,35 @@ pub(super) fn begin(
             Arguments::Digest(ArgsDigest::of_arguments(value.as_ref()))
         }
     };
-    let mut answers = match echo.request_state {
-        None => Map::new(),
+    // The sealed state: {"answers": {key: {"q": question digest, "a": answer}}, "asked": {key: question digest}}.
+    let (mut answers, asked) = match echo.request_state {
+        None => (Map::new(), Map::new()),
         Some(token) => {
             let digest = arguments.digest().map_err(|e| McpError::invalid_params(e.to_string()))?;
             let binding = Binding::new(method, name, digest).with_principal(principal.as_deref());
             let payload = sealing.keys.open(token, &binding, SystemTime::now())?;
-            match serde_json::from_slice::<Value>(&payload) {
+            let unreadable = || McpError::invalid_params("Invalid requestState: unreadable contents");
+            let mut state = match serde_json::from_slice::<Value>(&payload) {
                 Ok(Value::Object(map)) => map,
-                _ => return Err(McpError::invalid_params("Invalid requestState: unreadable contents")),
+                _ => return Err(unreadable()),
+            };
+            match (state.remove("answers"), state.remove("asked")) {
+                (Some(Value::Object(answers)), Some(Value::Object(asked))) => (answers, asked),
+                _ => return Err(unreadable()),
             }
         }
     };
+    // The client answers only what it was asked last round, and never rewrites an earlier answer.
     match echo.input_responses {
         None | Some(Value::Null) => {}
-        Some(Value::Object(responses)) => answers.extend(responses),
+        Some(Value::Object(responses)) => {
+            for (key, answer) in responses {
+                if let (Some(q), false) = (asked.get(&key), answers.contains_key(&key)) {
+                    let entry = serde_json::json!({"q": q, "a": answer});
+                    answers.insert(key, entry);
+                }
+            }
+        }
         Some(_) => return Err(McpError::invalid_params("Invalid params: inputResponses must be an object")),
     }
     Ok(Some(RoundTrip { method, name: name.to_owned(), arguments, principal, answers, sealing }))
@@ -130,21 +151,30 @@ fn principal_of(ctx: &RequestCtx) -> Option<String> {
 }
 
 impl RoundTrip {
-    /// The client's answer (JSON text) to the input request `key`, from this round or an earlier one.
-    pub fn answer(&self, key: &str) -> Option<String> {
-        self.answers.get(key).map(Value::to_string)
+    /// The client's answer (JSON text) to the input request `key`, from this round or an earlier one, provided
+    /// it answered this very `question` (`{method, params}` JSON): a replay that asks something else under the
+    /// same key is asked again.
+    pub fn answer(&self, key: &str, question: &[u8]) -> Option<String> {
+        let entry = self.answers.get(key)?;
+        let asked = serde_json::from_slice::<Value>(question).ok()?;
+        (entry.get("q").and_then(Value::as_str) == Some(question_digest(&asked).as_str()))
+            .then(|| entry.get("a").map(Value::to_string))
+            .flatten()
     }
 
     /// `{"resultType":"input_required","inputRequests":...,"requestState":...}`: `requests` (a JSON object of
     /// input requests) asked now, and the answers under `keep` sealed for the next round.
     pub fn input_required(&self, requests: &[u8], keep: &[String]) -> Result<Vec<u8>, CoreError> {
-        match serde_json::from_slice::<Value>(requests) {
-            Ok(Value::Object(map)) if !map.is_empty() => {}
+        let asked: Map<String, Value> = match serde_json::from_slice::<Value>(requests) {
+            Ok(Value::Object(map)) if !map.is_empty() => {
+                map.iter().map(|(k, q)| (k.clone(), Value::String(question_digest(q)))).collect()
+            }
             _ => return Err(CoreError::Argument("inputRequests must be a non-empty JSON object".into())),
-        }
+        };
         let kept: Map<String, Value> =
             keep.iter().filter_map(|k| self.answers.get(k).map(|v| (k.clone(), v.clone()))).collect();
-        let payload = serde_json::to_vec(&kept).map_err(|e| CoreError::Result(e.to_string()))?;
+        let state = serde_json::json!({"answers": kept, "asked": asked});
+        let payload = serde_json::to_vec(&state).map_err(|e| CoreError::Result(e.to_string()))?;
         let binding =
             Binding::new(self.method, &self.name, self.arguments.digest()?).with_principal(self.principal.as_deref());
         let token = self

@@ -361,7 +361,7 @@ impl Engine {
         );
         {
             let mut state = session.state();
-            if state.inflight.contains_key(id) {
+            if state.inflight.contains_key(id) || state.listeners.contains_key(id) {
                 drop(state);
                 let msg = "Invalid Request: a request with this id is already in flight";
                 reply.send(jsonrpc::error_response(Some(id), INVALID_REQUEST, msg, None), OutKind::Response);

@@ -27,7 +27,10 @@ use std::time::{Duration, SystemTime};
 pub const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 pub const TTL_MS: u64 = 10 * 60 * 1000;
 pub const POLL_INTERVAL_MS: u64 = 500;
+/// Tasks an owner may have running at once.
 pub const MAX_TASKS_PER_OWNER: usize = 1000;
+/// Finished tasks kept per owner (the oldest go first when there are more, before their TTL).
+pub const MAX_FINISHED_PER_OWNER: usize = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {
@@ -60,7 +63,8 @@ struct Entry {
     message: Option<String>,
     created: SystemTime,
     updated: SystemTime,
-    expires: SystemTime,
+    /// Set when the task ends: it is kept for the TTL from then (a running task never expires).
+    expires: Option<SystemTime>,
     /// The inlined result (completed) or error (failed), as JSON.
     outcome: Option<Vec<u8>>,
     /// Requests to the client still unanswered: key → (`{method, params}` JSON, the embedder's reply key).
@@ -97,7 +101,30 @@ impl Tasks {
     }
 
     fn purge(entries: &mut HashMap<String, Entry>, now: SystemTime) {
-        entries.retain(|_, e| e.expires > now);
+        entries.retain(|_, e| e.expires.is_none_or(|t| t > now));
+    }
+
+    /// Makes room for one more task of `owner`: false when it has too many running; the oldest finished ones
+    /// go when it keeps too many.
+    fn room_for(entries: &mut HashMap<String, Entry>, owner: &str) -> bool {
+        let mine = entries.values().filter(|e| e.owner == owner);
+        let (running, finished) =
+            mine.fold((0, 0), |(r, f), e| if e.status.is_terminal() { (r, f + 1) } else { (r + 1, f) });
+        if running >= MAX_TASKS_PER_OWNER {
+            return false;
+        }
+        if finished >= MAX_FINISHED_PER_OWNER {
+            let mut done: Vec<(SystemTime, String)> = entries
+                .iter()
+                .filter(|(_, e)| e.owner == owner && e.status.is_terminal())
+                .map(|(id, e)| (e.updated, id.clone()))
+                .collect();
+            done.sort_unstable();
+            for (_, id) in done.into_iter().take(finished + 1 - MAX_FINISHED_PER_OWNER) {
+                entries.remove(&id);
+            }
+        }
+        true
     }
 
     /// Creates a working task for `call`; None when the owner holds too many or there is no randomness.
@@ -105,7 +132,7 @@ impl Tasks {
         let now = SystemTime::now();
         let mut entries = self.lock();
         Self::purge(&mut entries, now);
-        if entries.values().filter(|e| e.owner == owner).count() >= MAX_TASKS_PER_OWNER {
+        if !Self::room_for(&mut entries, owner) {
             return None;
         }
         let id = new_id()?;
@@ -115,7 +142,7 @@ impl Tasks {
             message: None,
             created: now,
             updated: now,
-            expires: now + Duration::from_millis(TTL_MS),
+            expires: None,
             outcome: None,
             pending: BTreeMap::new(),
             next_input: 0,
@@ -142,6 +169,7 @@ impl Tasks {
             e.outcome = Some(outcome);
             e.pending.clear();
             e.call = None;
+            e.expires = Some(SystemTime::now() + Duration::from_millis(TTL_MS));
         });
     }
 
@@ -312,6 +340,7 @@ pub(super) fn request(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
             } else {
                 entry.status = Status::Cancelled;
                 entry.updated = SystemTime::now();
+                entry.expires = Some(entry.updated + Duration::from_millis(TTL_MS));
                 entry.pending.clear();
                 entry.call.take()
             };
@@ -337,7 +366,7 @@ mod tests {
             message: None,
             created: now,
             updated: now,
-            expires: now + Duration::from_secs(60),
+            expires: None,
             outcome: None,
             pending: BTreeMap::new(),
             next_input: 0,
@@ -389,8 +418,11 @@ mod tests {
     #[test]
     fn tasks_belong_to_their_owner_and_expire() {
         let tasks = Tasks::default();
-        let mut old = entry("alice", Status::Working);
-        old.expires = SystemTime::now() - Duration::from_secs(1);
+        let mut old = entry("alice", Status::Completed);
+        old.expires = Some(SystemTime::now() - Duration::from_secs(1));
+        let mut running = entry("alice", Status::Working);
+        running.created = SystemTime::now() - Duration::from_secs(86_400);
+        tasks.lock().insert("running".into(), running);
         tasks.lock().insert("old".into(), old);
         tasks.lock().insert("t1".into(), entry("alice", Status::Working));
         let mut entries = tasks.lock();
@@ -398,5 +430,22 @@ mod tests {
         assert!(Tasks::owned(&mut entries, "alice", "t1").is_ok());
         Tasks::purge(&mut entries, SystemTime::now());
         assert!(!entries.contains_key("old"));
+        assert!(entries.contains_key("running"), "a running task never expires");
+    }
+
+    #[test]
+    fn an_owner_has_a_cap_on_running_tasks_and_finished_ones_make_room() {
+        let mut entries = HashMap::new();
+        for i in 0..MAX_TASKS_PER_OWNER {
+            entries.insert(format!("r{i}"), entry("alice", Status::Working));
+        }
+        assert!(!Tasks::room_for(&mut entries, "alice"));
+        assert!(Tasks::room_for(&mut entries, "bob"), "another owner is not affected");
+        entries.retain(|_, e| e.owner != "alice");
+        for i in 0..MAX_FINISHED_PER_OWNER {
+            entries.insert(format!("d{i}"), entry("alice", Status::Completed));
+        }
+        assert!(Tasks::room_for(&mut entries, "alice"));
+        assert_eq!(entries.len(), MAX_FINISHED_PER_OWNER - 1, "the oldest finished task made room");
     }
 }

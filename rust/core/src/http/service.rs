@@ -330,10 +330,15 @@ impl Service {
         let Some(store) = &self.config.session_store else { return };
         let ttl = self.config.session_idle_timeout;
         if session.due_for_store_touch(ttl / 4) {
-            let (store, id) = (store.0.clone(), session.id.clone());
+            let (store, id, registry) = (store.0.clone(), session.id.clone(), self.registry.clone());
             tokio::spawn(async move {
-                if let Err(e) = store.touch(&id, ttl).await {
-                    tracing::warn!(error = %e, "cannot keep a session's stored record alive");
+                match store.touch(&id, ttl).await {
+                    Ok(true) => {}
+                    // Ended elsewhere (DELETE on another process, or expired there): end it here too.
+                    Ok(false) => {
+                        registry.remove(&id);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot keep a session's stored record alive"),
                 }
             });
         }
@@ -514,12 +519,14 @@ impl Service {
         }
         match self.session_of(headers).await {
             Ok(session) => {
-                self.registry.remove(&session.id);
                 if let Some(store) = &self.config.session_store {
+                    // Removed from the store first: a record left behind would bring the session back elsewhere.
                     if let Err(e) = store.0.remove(&session.id).await {
                         tracing::warn!(error = %e, "cannot remove an ended session from the session store");
+                        return SessionMissing::StoreDown.response();
                     }
                 }
+                self.registry.remove(&session.id);
                 Response::new(HttpBody::empty())
             }
             Err(missing) => missing.response(),

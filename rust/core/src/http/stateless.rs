@@ -99,7 +99,9 @@ impl Service {
         let session = Session::new(nowhere(), self.dispatcher.clone(), Transport::Http);
         let guard = CancelOnDrop(session.clone());
         let owner = Owner::Stateless { replay_capacity: self.config.replay_buffer_events };
-        let (sink, answer) = RequestSink::owned_by(owner, self.config.json_response, None);
+        // A listen stream is a stream even on a server that answers everything else as plain JSON.
+        let json_only = self.config.json_response && method != "subscriptions/listen";
+        let (sink, answer) = RequestSink::owned_by(owner, json_only, None);
         let reply: Arc<dyn Outbound> = sink;
         let call = if method == "tools/call" { parsed.into_call() } else { None };
         self.engine.handle_stateless_call(&session, &id, &method, params, ctx, &reply, call);

@@ -47,45 +47,59 @@ fn call_echo(f: &Fixture, id: i64, extra: Value) -> Option<Arc<Call>> {
     f.calls.take().pop().map(|(call, _)| call)
 }
 
+const NAME_Q: &[u8] = br#"{"method":"elicitation/create","params":{"message":"Name?","requestedSchema":{}}}"#;
+const ROOTS_Q: &[u8] = br#"{"method":"roots/list","params":{}}"#;
+
+fn asking(key: &str, question: &[u8]) -> Vec<u8> {
+    format!("{{\"{key}\":{}}}", String::from_utf8_lossy(question)).into_bytes()
+}
+
 #[test]
 fn input_required_round_trips_carry_every_answer_in_sealed_state() {
     let f = Fixture::new();
     let first = call_echo(&f, 1, json!({})).unwrap_or_else(|| panic!("not dispatched"));
     assert!(first.can_require_input());
-    assert_eq!(first.input_response("name"), None);
-    let ask_name = br#"{"name":{"method":"elicitation/create","params":{"message":"Name?","requestedSchema":{}}}}"#;
-    assert_eq!(first.respond_input_required(ask_name, &[]).ok(), Some(true));
+    assert_eq!(first.input_response("name", NAME_Q), None);
+    assert_eq!(first.respond_input_required(&asking("name", NAME_Q), &[]).ok(), Some(true));
     let r = f.out.take().remove(0);
     assert_eq!(r["result"]["resultType"], "input_required");
     assert_eq!(r["result"]["inputRequests"]["name"]["method"], "elicitation/create");
     let state1 = r["result"]["requestState"].as_str().unwrap_or_default().to_owned();
     assert!(!state1.is_empty());
 
-    // Round 2: the answer is there; the handler asks for more and keeps the first answer.
+    // Round 2: the answer is there (for that question only); the handler asks for more and keeps it.
     let answer = json!({"action": "accept", "content": {"name": "Ada"}});
-    let second = call_echo(&f, 2, json!({"inputResponses": {"name": answer}, "requestState": state1}))
+    let second = call_echo(&f, 2, json!({"inputResponses": {"name": answer, "unasked": 1}, "requestState": state1}))
         .unwrap_or_else(|| panic!("not dispatched"));
-    assert_eq!(second.input_response("name").map(|s| serde_json::from_str::<Value>(&s).ok()), Some(Some(answer)));
-    let ask_color = br#"{"color":{"method":"roots/list","params":{}}}"#;
-    assert_eq!(second.respond_input_required(ask_color, &["name".into()]).ok(), Some(true));
+    let got = second.input_response("name", NAME_Q).and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    assert_eq!(got, Some(answer));
+    assert_eq!(second.input_response("name", ROOTS_Q), None, "an answer to another question");
+    assert_eq!(second.input_response("unasked", ROOTS_Q), None, "an answer to a question never asked");
+    assert_eq!(second.respond_input_required(&asking("color", ROOTS_Q), &["name".into()]).ok(), Some(true));
     let state2 = f.out.take().remove(0)["result"]["requestState"].as_str().unwrap_or_default().to_owned();
     assert_ne!(state1, state2);
 
-    // Round 3: only the new answer is sent; the first comes from the state.
-    let third = call_echo(&f, 3, json!({"inputResponses": {"color": {"roots": []}}, "requestState": state2}))
-        .unwrap_or_else(|| panic!("not dispatched"));
-    assert!(third.input_response("name").is_some(), "an earlier round's answer was lost");
-    assert!(third.input_response("color").is_some());
+    // Round 3: only the new answer is sent; the first comes from the state, and cannot be rewritten.
+    let forged = json!({"action": "decline"});
+    let third =
+        call_echo(&f, 3, json!({"inputResponses": {"color": {"roots": []}, "name": forged}, "requestState": state2}))
+            .unwrap_or_else(|| panic!("not dispatched"));
+    assert!(third.input_response("name", NAME_Q).is_some_and(|a| a.contains("Ada")), "an earlier answer was lost");
+    assert!(third.input_response("color", ROOTS_Q).is_some());
     assert!(third.respond(br#"{"content":[]}"#));
     assert_eq!(f.out.take()[0]["result"]["resultType"], "complete");
+
+    // Without a state, answers are not taken at all (nothing was asked).
+    let bare = call_echo(&f, 4, json!({"inputResponses": {"name": {"action": "accept"}}}))
+        .unwrap_or_else(|| panic!("not dispatched"));
+    assert_eq!(bare.input_response("name", NAME_Q), None);
 }
 
 #[test]
 fn request_state_that_fails_verification_is_invalid_params_before_any_handler_runs() {
     let f = Fixture::new();
     let first = call_echo(&f, 1, json!({})).unwrap_or_else(|| panic!("not dispatched"));
-    let ask = br#"{"k":{"method":"roots/list","params":{}}}"#;
-    assert_eq!(first.respond_input_required(ask, &[]).ok(), Some(true));
+    assert_eq!(first.respond_input_required(&asking("k", ROOTS_Q), &[]).ok(), Some(true));
     let state = f.out.take()[0]["result"]["requestState"].as_str().unwrap_or_default().to_owned();
     let mut tampered = state.clone().into_bytes();
     let last = tampered.len() - 2;
