@@ -130,15 +130,22 @@ pub(super) fn begin(
             }
         }
     };
-    // The client answers only what it was asked last round, and never rewrites an earlier answer.
+    // With a state, the client answers only what the state says it was asked, and never rewrites an earlier
+    // answer. Without one (a first request that answers up front), its answers are taken for whatever is asked
+    // under their keys: the client could give the same answers when asked, so nothing is lost by it.
+    let stated = echo.request_state.is_some();
     match echo.input_responses {
         None | Some(Value::Null) => {}
         Some(Value::Object(responses)) => {
             for (key, answer) in responses {
-                if let (Some(q), false) = (asked.get(&key), answers.contains_key(&key)) {
-                    let entry = serde_json::json!({"q": q, "a": answer});
-                    answers.insert(key, entry);
+                if answers.contains_key(&key) {
+                    continue;
                 }
+                match asked.get(&key) {
+                    Some(q) => answers.insert(key, serde_json::json!({"q": q, "a": answer})),
+                    None if !stated => answers.insert(key, serde_json::json!({"a": answer})),
+                    None => None,
+                };
             }
         }
         Some(_) => return Err(McpError::invalid_params("Invalid params: inputResponses must be an object")),
@@ -156,10 +163,11 @@ impl RoundTrip {
     /// same key is asked again.
     pub fn answer(&self, key: &str, question: &[u8]) -> Option<String> {
         let entry = self.answers.get(key)?;
-        let asked = serde_json::from_slice::<Value>(question).ok()?;
-        (entry.get("q").and_then(Value::as_str) == Some(question_digest(&asked).as_str()))
-            .then(|| entry.get("a").map(Value::to_string))
-            .flatten()
+        let matches = match entry.get("q").and_then(Value::as_str) {
+            None => true, // answered up front, before any question was sealed
+            Some(q) => serde_json::from_slice::<Value>(question).is_ok_and(|asked| question_digest(&asked) == q),
+        };
+        matches.then(|| entry.get("a").map(Value::to_string)).flatten()
     }
 
     /// `{"resultType":"input_required","inputRequests":...,"requestState":...}`: `requests` (a JSON object of
