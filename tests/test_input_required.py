@@ -7,32 +7,14 @@ and retries. Every message is validated against the 2026-07-28 schema. Legacy cl
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import types
-from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
-from tests.support.clients import Wire, http_client, stdio_client
-from tests.support.procs import HttpServerProcess
-
-Connect = Callable[..., contextlib.AbstractAsyncContextManager[tuple[Client, Wire]]]
-
-
-@pytest.fixture(params=["stdio", "http"])
-def connect(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Connect]:
-    if request.param == "stdio":
-        yield lambda **options: stdio_client(tmp_path, **options)
-        return
-    server = HttpServerProcess()
-    try:
-        yield lambda **options: http_client(server.url, **options)
-    finally:
-        server.stop()
+from tests.conftest import Connect
+from tests.support.clients import Wire
 
 
 class User:

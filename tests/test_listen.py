@@ -5,37 +5,19 @@ ends the subscription, and a server shutting down ends it gracefully with the li
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
-import pytest
-from mcp.client.client import Client
 from mcp.client.subscriptions import PromptsListChanged, ResourceUpdated, ToolsListChanged
 
-from tests.support.clients import Wire, http_client, stdio_client
+from tests.conftest import Connect
 from tests.support.procs import HttpServerProcess
 from tests.support.stateless import META, MODERN
 
-Connect = Callable[..., contextlib.AbstractAsyncContextManager[tuple[Client, Wire]]]
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
-
-
-@pytest.fixture(params=["stdio", "http"])
-def connect(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Connect]:
-    if request.param == "stdio":
-        yield lambda **options: stdio_client(tmp_path, **options)
-        return
-    server = HttpServerProcess()
-    try:
-        yield lambda **options: http_client(server.url, **options)
-    finally:
-        server.stop()
 
 
 async def test_change_events_for_what_was_asked(connect: Connect) -> None:

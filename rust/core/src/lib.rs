@@ -34,6 +34,8 @@ pub mod session;
 pub mod stdio;
 pub mod store;
 pub mod tasks;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod uri_template;
 
 pub use engine::{Engine, ServerConfig};

@@ -261,7 +261,7 @@ impl Engine {
                 Err(error) => return reply.send(error.encode(Some(&id)), OutKind::Response),
             };
             let call = if method == "tools/call" { parsed.into_call() } else { None };
-            return self.handle_stateless_call(session, &id, method, params, ctx, reply, call);
+            return self.handle_stateless(session, &id, method, params, ctx, reply, call);
         }
         let entry = table::lookup(method);
         let ctx = RequestCtx::legacy(session);
@@ -287,21 +287,11 @@ impl Engine {
     /// A stateless request, with the context its `_meta` declares: nothing of the session is read, and the
     /// errors are the modern ones. Transports that have parsed `_meta` already (HTTP, for its routing checks)
     /// call this directly instead of `handle_frame`.
-    pub fn handle_stateless(
-        &self,
-        session: &Arc<Session>,
-        id: &RequestId,
-        method: &str,
-        params: Option<&RawValue>,
-        ctx: RequestCtx,
-        reply: &Arc<dyn Outbound>,
-    ) {
-        self.handle_stateless_call(session, id, method, params, ctx, reply, None);
-    }
-
-    /// [`Engine::handle_stateless`] for a `tools/call` whose params the transport has parsed already.
+    /// A stateless request, with the context its `_meta` declares: nothing of the session is read, and the
+    /// errors are the modern ones. Transports that have parsed the params already (HTTP, for its routing checks)
+    /// call this directly instead of `handle_frame`, with a `tools/call`'s params as `parsed`.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn handle_stateless_call(
+    pub(crate) fn handle_stateless(
         &self,
         session: &Arc<Session>,
         id: &RequestId,

@@ -74,6 +74,24 @@ struct Entry {
     call: Option<Arc<Call>>,
 }
 
+impl Entry {
+    fn new(owner: &str, status: Status, call: Option<Arc<Call>>) -> Entry {
+        let now = SystemTime::now();
+        Entry {
+            owner: owner.to_owned(),
+            status,
+            message: None,
+            created: now,
+            updated: now,
+            expires: None,
+            outcome: None,
+            pending: BTreeMap::new(),
+            next_input: 0,
+            call,
+        }
+    }
+}
+
 /// What a call that may become a task needs: where tasks live, who would own it, and whether the tool requires
 /// a task.
 pub struct TaskLink {
@@ -136,18 +154,7 @@ impl Tasks {
             return None;
         }
         let id = new_id()?;
-        let entry = Entry {
-            owner: owner.to_owned(),
-            status: Status::Working,
-            message: None,
-            created: now,
-            updated: now,
-            expires: None,
-            outcome: None,
-            pending: BTreeMap::new(),
-            next_input: 0,
-            call: Some(call),
-        };
+        let entry = Entry::new(owner, Status::Working, Some(call));
         let created = envelope(&id, &entry, "task");
         entries.insert(id.clone(), entry);
         Some((id, created))
@@ -359,19 +366,7 @@ mod tests {
     use super::*;
 
     fn entry(owner: &str, status: Status) -> Entry {
-        let now = SystemTime::now();
-        Entry {
-            owner: owner.into(),
-            status,
-            message: None,
-            created: now,
-            updated: now,
-            expires: None,
-            outcome: None,
-            pending: BTreeMap::new(),
-            next_input: 0,
-            call: None,
-        }
+        Entry::new(owner, status, None)
     }
 
     fn json(bytes: &[u8]) -> Value {

@@ -6,8 +6,8 @@ use super::sessions::SessionRegistry;
 use super::stack::McpService;
 use super::{HttpConfig, SharedSessionStore};
 use crate::engine::{Engine, ServerConfig};
-use crate::session::{Call, Dispatcher, ReplyOutcome};
 use crate::store::{MemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
+use crate::testing::NoHandlers;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, StatusCode};
@@ -16,15 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
-
-struct NoHandlers;
-
-impl Dispatcher for NoHandlers {
-    fn call(&self, _: Arc<Call>, _: Value) {}
-    fn cancel(&self, _: &Arc<Call>) {}
-    fn closed(&self) {}
-    fn reply(&self, _: u64, _: ReplyOutcome) {}
-}
 
 fn endpoint(store: Arc<dyn SessionStore>) -> McpService {
     let mut server = ServerConfig::new(json!({"name": "t", "version": "1"}));

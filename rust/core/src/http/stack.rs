@@ -85,22 +85,13 @@ mod tests {
     use crate::engine::{Engine, ServerConfig};
     use crate::http::sessions::SessionRegistry;
     use crate::http::{HttpConfig, HttpServer};
-    use crate::session::{Call, Dispatcher, ReplyOutcome};
+    use crate::testing::NoHandlers;
     use http_body_util::{BodyExt, Full};
     use hyper::header::HeaderValue;
     use serde_json::{json, Value};
     use std::io::{Read, Write};
     use std::net::SocketAddr;
     use tower::ServiceExt;
-
-    struct NoHandlers;
-
-    impl Dispatcher for NoHandlers {
-        fn call(&self, _: Arc<Call>, _: Value) {}
-        fn cancel(&self, _: &Arc<Call>) {}
-        fn closed(&self) {}
-        fn reply(&self, _: u64, _: ReplyOutcome) {}
-    }
 
     fn engine() -> Arc<Engine> {
         let config = ServerConfig::new(json!({"name": "t", "version": "1"}));

@@ -104,7 +104,7 @@ impl Service {
         let (sink, answer) = RequestSink::owned_by(owner, json_only, None);
         let reply: Arc<dyn Outbound> = sink;
         let call = if method == "tools/call" { parsed.into_call() } else { None };
-        self.engine.handle_stateless_call(&session, &id, &method, params, ctx, &reply, call);
+        self.engine.handle_stateless(&session, &id, &method, params, ctx, &reply, call);
         drop(reply);
         match answer.await {
             Ok(Answer::Json(bytes)) => {
