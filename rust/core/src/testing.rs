@@ -1,7 +1,14 @@
 //! Test doubles shared by the unit tests of several modules.
 
+use crate::engine::{Engine, ServerConfig};
+use crate::http::service::Service;
+use crate::http::sessions::SessionRegistry;
+use crate::http::stack::McpService;
+use crate::http::{HttpConfig, SharedSessionStore};
 use crate::session::{Call, Dispatcher, ReplyOutcome};
-use serde_json::Value;
+use crate::store::SessionStore;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// A dispatcher with no handlers behind it: calls go nowhere (the protocol paths are what is under test).
@@ -12,4 +19,15 @@ impl Dispatcher for NoHandlers {
     fn cancel(&self, _: &Arc<Call>) {}
     fn closed(&self) {}
     fn reply(&self, _: u64, _: ReplyOutcome) {}
+}
+
+/// An HTTP endpoint (no sockets: driven with `tower::ServiceExt::oneshot`) on an engine with no tools, with the
+/// session store given, as if bound to 127.0.0.1:8000.
+pub fn endpoint(store: Option<Arc<dyn SessionStore>>) -> McpService {
+    let server = ServerConfig::new(json!({"name": "t", "version": "1"}));
+    let engine = Arc::new(Engine::new(server).unwrap_or_else(|e| panic!("{e}")));
+    let config = HttpConfig { session_store: store.map(SharedSessionStore), ..HttpConfig::default() };
+    let registry = Arc::new(SessionRegistry::new(config.max_sessions));
+    let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
+    McpService(Arc::new(Service::new(engine, Arc::new(NoHandlers), config, local, registry)))
 }

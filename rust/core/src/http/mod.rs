@@ -11,6 +11,7 @@
 //!   `Mcp-Param-*`) checked against the request body.
 
 pub mod body;
+pub mod health;
 pub mod routing;
 pub mod service;
 pub mod sessions;

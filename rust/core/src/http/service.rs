@@ -161,6 +161,9 @@ impl Service {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         if req.uri().path() != self.config.path {
+            if let Some(resp) = self.health(req.method(), req.uri().path()).await {
+                return resp;
+            }
             return rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Not Found");
         }
         if *req.method() == Method::POST {

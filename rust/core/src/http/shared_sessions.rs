@@ -1,30 +1,18 @@
 //! Tests of sessions shared through a session store: two endpoints (two processes, as far as they can tell)
 //! serve one client's session; what one records, the other adopts.
 
-use super::service::Service;
-use super::sessions::SessionRegistry;
 use super::stack::McpService;
-use super::{HttpConfig, SharedSessionStore};
-use crate::engine::{Engine, ServerConfig};
 use crate::store::{MemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
-use crate::testing::NoHandlers;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, StatusCode};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
 fn endpoint(store: Arc<dyn SessionStore>) -> McpService {
-    let mut server = ServerConfig::new(json!({"name": "t", "version": "1"}));
-    server.page_size = 10;
-    let engine = Arc::new(Engine::new(server).unwrap_or_else(|e| panic!("{e}")));
-    let config = HttpConfig { session_store: Some(SharedSessionStore(store)), ..HttpConfig::default() };
-    let registry = Arc::new(SessionRegistry::new(config.max_sessions));
-    let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
-    McpService(Arc::new(Service::new(engine, Arc::new(NoHandlers), config, local, registry)))
+    crate::testing::endpoint(Some(store))
 }
 
 async fn post(svc: &McpService, body: Value, session: Option<&str>) -> (StatusCode, Option<String>, Value) {

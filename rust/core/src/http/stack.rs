@@ -46,7 +46,7 @@ where
 /// The MCP endpoint (POST / GET / DELETE on the configured path) as a tower service. Never fails: every
 /// problem is an HTTP response.
 #[derive(Clone)]
-pub struct McpService(pub(super) Arc<Service>);
+pub struct McpService(pub(crate) Arc<Service>);
 
 impl McpService {
     /// The endpoint's state (sessions, draining flag).
