@@ -86,3 +86,12 @@ async def test_cancellation_passes_the_in_flight_cap() -> None:
         await call
         assert_accepted(resp)
         assert waited < 0.5, f"notifications/cancelled waited {waited:.2f} s for the call it cancels"
+
+
+async def test_out_of_range_durations_are_capped_not_a_crash() -> None:
+    # Infinite or astronomically large durations mean "never" in practice: capped at a year, they must not overflow
+    # a clock (a panic in the core) when a stream's keep-alive or a session's expiry is scheduled.
+    async with served(session_idle_timeout=1e300, keepalive=float("inf")) as wire:
+        session = await wire.initialize()
+        _, result, _ = await wire.call(session, "echo", {"text": "x"})
+        assert result["content"][0]["text"] == "x"

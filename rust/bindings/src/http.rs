@@ -17,8 +17,14 @@ pub struct HttpServer {
     port: u16,
 }
 
+/// The longest duration a setting takes: longer ones (infinity included) mean "never" in practice, and are capped
+/// so that adding one to a clock cannot overflow.
+const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// A positive number of seconds as a duration (at most a year); none, zero, negative or NaN is None.
 fn secs(s: Option<f64>) -> Option<Duration> {
-    s.filter(|v| v.is_finite() && *v > 0.0).map(Duration::from_secs_f64)
+    let v = s.filter(|v| !v.is_nan() && *v > 0.0)?;
+    Duration::try_from_secs_f64(v.min(MAX_SECS)).ok()
 }
 
 #[pymethods]

@@ -145,7 +145,8 @@ impl SseStream {
     pub fn can_resume_after(&self, seq: u64) -> bool {
         let inner = self.lock();
         match inner.buffer.front() {
-            Some((first, _)) => seq + 1 >= *first && seq < inner.next_seq,
+            // Saturating: a client-chosen Last-Event-ID can carry u64::MAX.
+            Some((first, _)) => seq.saturating_add(1) >= *first && seq < inner.next_seq,
             None => seq < inner.next_seq,
         }
     }
@@ -203,6 +204,7 @@ mod tests {
         assert_eq!(drain(&mut rx), vec!["id: 0.4\ndata: 3\n\n", "id: 0.5\ndata: 4\n\n"]);
         assert!(!s.can_resume_after(1));
         assert!(s.can_resume_after(3));
+        assert!(!s.can_resume_after(u64::MAX), "a client-chosen Last-Event-ID at u64::MAX");
     }
 
     #[test]
