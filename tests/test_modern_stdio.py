@@ -6,42 +6,30 @@ The same server process keeps serving legacy clients (the other stdio tests)."""
 from __future__ import annotations
 
 import contextlib
-import sys
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import StdioServerParameters
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
-from tests.support.paths import EVERYTHING, ROOT, TESTS
-from tests.support.schema import check_transcript
-from tests.support.stdio import read_transcript
+from tests.support.clients import stdio_client
 
 MODERN = "2026-07-28"
 
 
 @contextlib.asynccontextmanager
 async def modern_client(tmp_path: Path, **client_options: Any) -> AsyncIterator[Client]:
-    """The official client over stdio in the stateless era; on a clean exit every line is schema-checked."""
-    log = tmp_path / "wire.log"
-    tee = TESTS / "support" / "tee_proxy.py"
-    params = StdioServerParameters(
-        command=sys.executable, args=[str(tee), str(log), "--", sys.executable, str(EVERYTHING)], cwd=str(ROOT)
-    )
-    async with Client(params, mode=MODERN, **client_options) as connected:
+    """The official client over stdio in the stateless era (`tests.support.clients.stdio_client`, which checks
+    every line against the schema and that no `initialize` is sent); every message it sent names the version."""
+    async with stdio_client(tmp_path, **client_options) as (connected, wire):
         yield connected
-    lines = read_transcript(log)
-    sent = [line for direction, line in lines if direction == "in"]
-    assert sent and all(
-        '"io.modelcontextprotocol/protocolVersion":"2026-07-28"' in line.replace(" ", "") for line in sent
+    assert wire.sent and all(
+        '"io.modelcontextprotocol/protocolVersion":"2026-07-28"' in json.dumps(m, separators=(",", ":"))
+        for m in wire.sent
     )
-    assert not any('"initialize"' in line for line in sent)
-    for msg in check_transcript(lines, MODERN):
-        if "result" in msg:
-            assert msg["result"]["resultType"] in ("complete", "input_required"), msg
 
 
 def text_of(result: Any) -> str:

@@ -4,35 +4,19 @@ routing headers checked against the body (-32020), errors as statuses, GET/DELET
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
-from mcp.client.client import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from tests.support.clients import http_client
 from tests.support.procs import HttpServerProcess
-from tests.support.recording import RecordingTransport
 from tests.support.stateless import META, META_VERSION, MODERN, call, post
 
 
-@contextlib.asynccontextmanager
-async def modern_client(url: str) -> AsyncIterator[tuple[Client, RecordingTransport]]:
-    recorder = RecordingTransport()
-    http = httpx2.AsyncClient(transport=recorder, timeout=httpx2.Timeout(30))
-    async with http, Client(streamable_http_client(url, http_client=http), mode=MODERN) as client:
-        yield client, recorder
-    for msg in recorder.check_all(MODERN):
-        if "result" in msg:
-            assert msg["result"]["resultType"] == "complete", msg
-    assert all("mcp-session-id" not in ex["headers"] for ex in recorder.exchanges), "a session id was minted"
-
-
 async def test_the_official_client_in_the_stateless_era(http_server: HttpServerProcess) -> None:
-    async with modern_client(http_server.url) as (client, recorder):
+    async with http_client(http_server.url) as (client, wire):
         assert "echo" in [t.name for t in (await client.list_tools()).tools]
         echoed = await client.call_tool("echo", {"text": "no session"})
         assert echoed.content[0].text == "no session"  # type: ignore[union-attr]
@@ -48,7 +32,8 @@ async def test_the_official_client_in_the_stateless_era(http_server: HttpServerP
         with pytest.raises(MCPError) as missing:
             await client.read_resource("test://nothing-here")
         assert missing.value.error.code == -32602
-    sent = [ex for ex in recorder.exchanges if ex["method"] == "POST"]
+    assert all(result["resultType"] == "complete" for result in wire.results())
+    sent = [ex for ex in wire.exchanges if ex["method"] == "POST"]
     assert sent and all(b'"initialize"' not in ex["request"] for ex in sent)
     # The answer with progress came as SSE; the plain ones as JSON.
     types = {ex["headers"].get("content-type", "").split(";")[0] for ex in sent}

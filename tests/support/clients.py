@@ -32,6 +32,8 @@ class Wire:
     def __init__(self) -> None:
         self.sent: list[Any] = []
         self.received: list[Any] = []
+        # Over HTTP: every exchange as the recording transport saw it (method, headers, request and response).
+        self.exchanges: list[dict[str, Any]] = []
 
     def methods(self) -> list[str]:
         return [m["method"] for m in self.sent if isinstance(m, dict) and "method" in m]
@@ -79,6 +81,7 @@ async def http_client(url: str, *, mode: str = MODERN, **options: Any) -> AsyncI
     async with http, Client(streamable_http_client(url, http_client=http), mode=mode, **options) as connected:  # type: ignore[arg-type]
         yield connected, wire
     wire.received = recorder.check_all("2025-11-25" if mode == "legacy" else MODERN)
+    wire.exchanges = recorder.exchanges
     wire.sent = [json.loads(ex["request"]) for ex in recorder.exchanges if ex["method"] == "POST" and ex["request"]]
     if mode != "legacy":
         _check_modern(wire)
