@@ -50,6 +50,11 @@ class McpError(Exception):
 MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 
 
+def respond_with_error(handle: CallHandle, exc: McpError) -> None:
+    """Answers the call with `exc` as its JSON-RPC error (code, message, data)."""
+    handle.respond_error(exc.code, exc.message, orjson.dumps(exc.data) if exc.data is not None else None)
+
+
 class ProtocolError(McpError):
     """Raise in a handler to answer the request with this JSON-RPC error (code, message, data) rather than a
     tool error: the request itself failed, not the tool's work. In a task, the task ends `failed`."""
@@ -239,12 +244,12 @@ class Context:
         return value
 
     def _require(self, capability: str, what: str) -> Any:
-        declared = self._handle.client_capability(capability)
+        declared = self.client_capability(capability)
         if declared is None:
             if self._handle.stateless:
                 raise MissingClientCapability(capability, what)
             raise McpError(-32601, f"the client did not declare the {capability!r} capability needed for {what}")
-        return orjson.loads(declared)
+        return declared
 
     async def _ask(
         self,

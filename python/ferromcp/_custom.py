@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ._context import McpError
+from ._context import McpError, respond_with_error
 from ._tools import Handler, analyze_signature, is_async_callable
 
 if typing.TYPE_CHECKING:
@@ -37,8 +37,7 @@ class MethodSpec(Handler):
 
     def fail(self, handle: CallHandle, exc: BaseException) -> None:
         if isinstance(exc, McpError):
-            data = orjson.dumps(exc.data) if exc.data is not None else None
-            handle.respond_error(exc.code, exc.message, data)
+            respond_with_error(handle, exc)
             return
         _logger.error("method %r raised", self.name, exc_info=exc)
         handle.respond_error(INTERNAL_ERROR, f"Error in {self.name}: {exc}")

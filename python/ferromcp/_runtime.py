@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ._context import Context, InputRequired, ProtocolError
+from ._context import Context, InputRequired, ProtocolError, respond_with_error
 from ._tools import Handler
 
 if typing.TYPE_CHECKING:
@@ -79,10 +79,6 @@ def _nested_input_required(exc: BaseException) -> InputRequired | None:
     return None
 
 
-def _protocol_error(handle: CallHandle, exc: ProtocolError) -> None:
-    handle.respond_error(exc.code, exc.message, orjson.dumps(exc.data) if exc.data is not None else None)
-
-
 class Dispatcher:
     """Runs the calls one transport hands over, and knows when all of them have finished."""
 
@@ -135,7 +131,7 @@ class Dispatcher:
                         _begin_task(spec, handle)
                         result = spec.fn(**_prepare(spec, handle, args, self))
                     except ProtocolError as exc:
-                        _protocol_error(handle, exc)
+                        respond_with_error(handle, exc)
                     except Exception as exc:
                         spec.fail(handle, exc)
                     else:
@@ -171,7 +167,7 @@ class Dispatcher:
         except InputRequired as need:
             _input_required(handle, need)
         except ProtocolError as exc:
-            _protocol_error(handle, exc)
+            respond_with_error(handle, exc)
         except asyncio.CancelledError:
             # Cancelled by the client (the response is already suppressed) or by shutdown.
             handle.respond_error(-32603, "Request cancelled")

@@ -18,7 +18,7 @@ import orjson
 
 from . import _schema
 from ._content import CONTENT_TYPES
-from ._context import Context, ProtocolError
+from ._context import Context, ProtocolError, respond_with_error
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -111,8 +111,7 @@ class ToolSpec(Handler):
             handle.respond_text(str(exc), True)
             return
         if isinstance(exc, ProtocolError):
-            data = orjson.dumps(exc.data) if exc.data is not None else None
-            handle.respond_error(exc.code, exc.message, data)
+            respond_with_error(handle, exc)
             return
         if isinstance(exc, UrlElicitationRequired):
             data = {
