@@ -17,9 +17,9 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -36,6 +36,7 @@ _FRONTMATTER = re.compile(r"^---\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)")
 _RESERVED_METADATA = "io.modelcontextprotocol/"
 MAX_FILES = 512
 MAX_BYTES = 16 * 1024 * 1024
+_T = TypeVar("_T")
 
 
 class SkillError(ValueError):
@@ -250,16 +251,19 @@ class Skills:
         return skills
 
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._page("skills", self._current(), params, Skill.entry)
+
+    def _page(
+        self, field: str, items: Sequence[_T], params: dict[str, Any], render: Callable[[_T], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The page of `items` the request's `cursor` (an offset) names, rendered under `field`, with the next
+        cursor."""
         cursor = params.get("cursor")
-        start = 0
-        if cursor is not None:
-            if not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()):
-                raise McpError(INVALID_PARAMS, "Invalid params: unknown cursor")
-            start = int(cursor)
-        skills = self._current()
-        page = skills[start : start + self.page_size]
-        result: dict[str, Any] = {"skills": [s.entry() for s in page]}
-        if start + self.page_size < len(skills):
+        if cursor is not None and not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()):
+            raise McpError(INVALID_PARAMS, "Invalid params: unknown cursor")
+        start = int(cursor) if isinstance(cursor, str) else 0
+        result: dict[str, Any] = {field: [render(item) for item in items[start : start + self.page_size]]}
+        if start + self.page_size < len(items):
             result["nextCursor"] = str(start + self.page_size)
         return result
 
@@ -282,15 +286,7 @@ class Skills:
             child = skill.file_uri(prefix + head)
             kind = "inode/directory" if sep else file.mime_type
             children.setdefault(child, {"uri": child, "name": head, "mimeType": kind})
-        entries = list(children.values())
-        cursor = params.get("cursor")
-        if cursor is not None and not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit()):
-            raise McpError(INVALID_PARAMS, "Invalid params: unknown cursor")
-        start = int(cursor) if isinstance(cursor, str) else 0
-        result: dict[str, Any] = {"resources": entries[start : start + self.page_size]}
-        if start + self.page_size < len(entries):
-            result["nextCursor"] = str(start + self.page_size)
-        return result
+        return self._page("resources", list(children.values()), params, dict)
 
     def get_entry(self, params: dict[str, Any]) -> dict[str, Any]:
         uri = params.get("uri")
