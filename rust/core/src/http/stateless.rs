@@ -141,16 +141,14 @@ impl Service {
         };
         routing::check_protocol_version(headers, &version)?;
         routing::check_method(headers, method)?;
-        let other = match method {
-            "resources/read" => parsed.uri.and_then(jsonrpc::json_str),
-            "tasks/get" | "tasks/update" | "tasks/cancel" => parsed.task_id.and_then(jsonrpc::json_str),
+        // The body field `Mcp-Name` mirrors, as text (the tool or prompt name is read once, in `parsed`).
+        let field = routing::name_field(method);
+        let text = match field {
+            Some("uri") => parsed.uri.and_then(jsonrpc::json_str),
+            Some("taskId") => parsed.task_id.and_then(jsonrpc::json_str),
             _ => None,
         };
-        let name = if other.is_some() || method == "resources/read" || method.starts_with("tasks/") {
-            other.as_deref()
-        } else {
-            parsed.name_text.as_deref()
-        };
+        let name = if field == Some("name") { parsed.name_text.as_deref() } else { text.as_deref() };
         routing::check_name_value(headers, method, name)?;
         if method == "tools/call" {
             let registry = self.engine.registry();
