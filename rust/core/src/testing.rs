@@ -6,10 +6,11 @@ use crate::http::sessions::SessionRegistry;
 use crate::http::stack::McpService;
 use crate::http::{HttpConfig, SharedSessionStore};
 use crate::session::{Call, Dispatcher, ReplyOutcome};
-use crate::store::SessionStore;
+use crate::store::{SessionRecord, SessionStore, StoreError, StoreFuture};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A dispatcher with no handlers behind it: calls go nowhere (the protocol paths are what is under test).
 pub struct NoHandlers;
@@ -30,4 +31,26 @@ pub fn endpoint(store: Option<Arc<dyn SessionStore>>) -> McpService {
     let registry = Arc::new(SessionRegistry::new(config.max_sessions));
     let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
     McpService(Arc::new(Service::new(engine, Arc::new(NoHandlers), config, local, registry)))
+}
+
+/// A session store that is down: every operation fails as an unreachable store does.
+pub struct DownStore;
+
+fn refused<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
+    Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
+}
+
+impl SessionStore for DownStore {
+    fn put(&self, _: SessionRecord, _: Duration) -> StoreFuture<'_, ()> {
+        refused()
+    }
+    fn get<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<SessionRecord>> {
+        refused()
+    }
+    fn touch<'a>(&'a self, _: &'a str, _: Duration) -> StoreFuture<'a, bool> {
+        refused()
+    }
+    fn remove<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+        refused()
+    }
 }

@@ -53,13 +53,11 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{SessionRecord, SessionStore, StoreError, StoreFuture};
-    use crate::testing::endpoint;
+    use crate::testing::{endpoint, DownStore};
     use http_body_util::{BodyExt, Full};
     use hyper::{Request, StatusCode};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
-    use std::time::Duration;
     use tower::ServiceExt;
 
     async fn probe(svc: &crate::http::stack::McpService, method: &str, path: &str) -> (StatusCode, String) {
@@ -91,26 +89,9 @@ mod tests {
         assert_eq!(probe(&svc, "GET", "/healthz").await.0, StatusCode::OK, "a draining process is still alive");
     }
 
-    struct Down;
-
-    impl SessionStore for Down {
-        fn put(&self, _: SessionRecord, _: Duration) -> StoreFuture<'_, ()> {
-            Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
-        }
-        fn get<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<SessionRecord>> {
-            Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
-        }
-        fn touch<'a>(&'a self, _: &'a str, _: Duration) -> StoreFuture<'a, bool> {
-            Box::pin(async { Ok(false) })
-        }
-        fn remove<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
-            Box::pin(async { Ok(false) })
-        }
-    }
-
     #[tokio::test]
     async fn not_ready_while_the_session_store_is_unreachable() {
-        let (status, body) = probe(&endpoint(Some(Arc::new(Down))), "GET", "/readyz").await;
+        let (status, body) = probe(&endpoint(Some(Arc::new(DownStore))), "GET", "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("unavailable") && body.contains("connection refused"), "{body}");
     }

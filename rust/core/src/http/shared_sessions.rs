@@ -2,13 +2,13 @@
 //! serve one client's session; what one records, the other adopts.
 
 use super::stack::McpService;
-use crate::store::{MemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
+use crate::store::{MemorySessionStore, SessionStore, StoreError};
+use crate::testing::DownStore;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 use tower::ServiceExt;
 
 fn endpoint(store: Arc<dyn SessionStore>) -> McpService {
@@ -81,27 +81,9 @@ async fn a_session_opened_on_one_endpoint_is_served_by_another() -> Result<(), S
     Ok(())
 }
 
-/// A store that is down.
-struct Down;
-
-impl SessionStore for Down {
-    fn put(&self, _: SessionRecord, _: Duration) -> StoreFuture<'_, ()> {
-        Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
-    }
-    fn get<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<SessionRecord>> {
-        Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
-    }
-    fn touch<'a>(&'a self, _: &'a str, _: Duration) -> StoreFuture<'a, bool> {
-        Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
-    }
-    fn remove<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
-        Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
-    }
-}
-
 #[tokio::test]
 async fn a_store_that_is_down_is_a_clear_503() {
-    let svc = endpoint(Arc::new(Down));
+    let svc = endpoint(Arc::new(DownStore));
     let init =
         json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}});
     let (status, id, body) = post(&svc, request(1, "initialize", init), None).await;
