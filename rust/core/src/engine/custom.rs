@@ -7,21 +7,7 @@ use super::table::{self, Req};
 use super::{CacheHint, CallExtras, Engine};
 use crate::error::{CoreError, McpError};
 use crate::registry::CustomMethod;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
-
-#[derive(Deserialize, Default)]
-struct Meta<'a> {
-    #[serde(rename = "progressToken", borrow, default)]
-    progress_token: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct WithMeta<'a> {
-    #[serde(rename = "_meta", borrow, default)]
-    meta: Option<Meta<'a>>,
-}
 
 /// Answers `req` with the custom method registered under its name; `-32601` when there is none.
 pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
@@ -34,10 +20,10 @@ pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         v @ Value::Object(_) => v,
         _ => return Err(McpError::invalid_params(format!("Invalid params for {}: not an object", req.method))),
     };
-    let raw = req.params.map_or("{}", RawValue::get);
-    let token = serde_json::from_str::<WithMeta<'_>>(raw).ok().and_then(|w| w.meta).and_then(|m| m.progress_token);
+    // The progress token, from the params already parsed.
+    let token = params.pointer("/_meta/progressToken").and_then(|t| serde_json::value::to_raw_value(t).ok());
     let extras = CallExtras { fields: method.fields.clone(), ..CallExtras::default() };
-    engine.dispatch(req, method.handler, json!({ "params": params }), token, req.reply, extras);
+    engine.dispatch(req, method.handler, json!({ "params": params }), token.as_deref(), req.reply, extras);
     Ok(())
 }
 

@@ -196,3 +196,17 @@ fn listen_needs_a_filter_and_a_fresh_id() {
     listen(&f, 2, json!({}));
     assert_eq!(code(&listen(&f, 2, json!({}))[0]), -32600);
 }
+
+#[test]
+fn custom_methods_get_their_params_and_progress_token() {
+    let f = Fixture::new();
+    f.engine.add_method("vendor/echo", 42, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut request = modern(1, "vendor/echo", json!({"x": 1}));
+    request["params"]["_meta"]["progressToken"] = json!(5);
+    f.send(request);
+    let (call, args) = f.calls.take().remove(0);
+    assert_eq!((call.handler_id, call.progress_token()), (42, Some("5")));
+    assert_eq!(args["params"]["x"], 1);
+    assert!(f.engine.add_method("tools/list", 1, None).is_err(), "a protocol method cannot be replaced");
+    assert_eq!(code(&f.send(modern(2, "vendor/other", json!({})))[0]), -32601);
+}
