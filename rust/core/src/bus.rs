@@ -17,29 +17,53 @@ pub enum Notice {
     ResourcesChanged,
     /// The resource at this URI changed.
     ResourceUpdated(String),
+    /// A task of the tasks extension changed: `detail` is its `DetailedTask` (a JSON object without
+    /// `resultType`), for the `subscriptions/listen` streams of its owner that named it in `taskIds`.
+    TaskStatus {
+        owner: String,
+        task_id: String,
+        detail: String,
+    },
+    /// `tasks/cancel` of a task this process does not run: the process that runs it cancels it.
+    CancelTask {
+        owner: String,
+        task_id: String,
+    },
+    /// `tasks/update` of a task this process does not run: its answers (`inputResponses`, a JSON object), for
+    /// the process that runs it.
+    TaskInput {
+        owner: String,
+        task_id: String,
+        responses: String,
+    },
 }
 
 impl Notice {
-    pub fn method(&self) -> &'static str {
-        match self {
+    /// The method of the notification a client gets; None for notices between processes.
+    pub fn method(&self) -> Option<&'static str> {
+        Some(match self {
             Notice::ToolsChanged => "notifications/tools/list_changed",
             Notice::PromptsChanged => "notifications/prompts/list_changed",
             Notice::ResourcesChanged => "notifications/resources/list_changed",
             Notice::ResourceUpdated(_) => "notifications/resources/updated",
-        }
+            Notice::TaskStatus { .. } => "notifications/tasks",
+            Notice::CancelTask { .. } | Notice::TaskInput { .. } => return None,
+        })
     }
 
-    /// The notice as a JSON-RPC notification.
+    /// The notice as a JSON-RPC notification (empty for notices between processes).
     pub fn to_notification(&self) -> Vec<u8> {
+        let Some(method) = self.method() else { return Vec::new() };
         match self {
             Notice::ResourceUpdated(uri) => {
                 let mut params = Vec::with_capacity(16 + uri.len());
                 params.extend_from_slice(b"{\"uri\":");
                 jsonrpc::push_json_string(&mut params, uri);
                 params.push(b'}');
-                jsonrpc::notification(self.method(), &params)
+                jsonrpc::notification(method, &params)
             }
-            _ => jsonrpc::notification(self.method(), b"{}"),
+            Notice::TaskStatus { detail, .. } => jsonrpc::notification(method, detail.as_bytes()),
+            _ => jsonrpc::notification(method, b"{}"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::bus::{Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
-use crate::engine::{InputRoundTrip, Listener, ResultFields, TaskLink};
+use crate::engine::{Created, Done, InputRoundTrip, Listener, ResultFields, TaskLink};
 use crate::error::{modern_code, CoreError};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
@@ -208,8 +208,10 @@ impl Receiver for Session {
             let state = self.state();
             let wanted = state.version.is_some()
                 && match notice {
+                    Notice::ToolsChanged | Notice::PromptsChanged | Notice::ResourcesChanged => true,
                     Notice::ResourceUpdated(uri) => state.subscriptions.contains(uri),
-                    _ => true,
+                    // Tasks extension notices are for stateless listeners and the engine, not legacy sessions.
+                    Notice::TaskStatus { .. } | Notice::CancelTask { .. } | Notice::TaskInput { .. } => false,
                 };
             if !wanted {
                 return false;
@@ -291,16 +293,35 @@ impl Call {
         let Some(link) = self.task.as_ref().filter(|_| self.task_eligible()) else {
             return Err(CoreError::Unsupported("this call cannot become a task (or already is one)".into()));
         };
+        // With a task store, the client hears of the task once the store holds it; if the store refuses it,
+        // the client gets the error instead and the call is cancelled.
+        let (reply, request_id, call, tasks) = (self.reply.clone(), self.id.clone(), self.clone(), link.tasks.clone());
+        let on_stored = move |task_id: String, created: Vec<u8>| -> Done {
+            Box::new(move |stored| match stored {
+                Ok(()) => reply.send(jsonrpc::result_response(&request_id, &created), OutKind::Response),
+                Err(e) => {
+                    tasks.discard(&task_id);
+                    let message = format!("the task could not be stored: {e}");
+                    reply.send(
+                        jsonrpc::error_response(Some(&request_id), jsonrpc::INTERNAL_ERROR, &message, None),
+                        OutKind::Response,
+                    );
+                    call.cancel_task_call();
+                }
+            })
+        };
         let (id, created) = link
             .tasks
-            .create(&link.owner, self.clone())
+            .create(&link.owner, self.clone(), on_stored)
             .ok_or_else(|| CoreError::Limit("too many tasks for this requestor; try again later".into()))?;
         if link.id.set(id.clone()).is_err() {
             return Err(CoreError::Unsupported("this call is already a task".into()));
         }
         // No longer the request's call: closing its stream or ending its session does not cancel the task.
         self.session.forget(&self.id);
-        self.reply.send(jsonrpc::result_response(&self.id, &created), OutKind::Response);
+        if let Created::Now(created) = created {
+            self.reply.send(jsonrpc::result_response(&self.id, &created), OutKind::Response);
+        }
         Ok(id)
     }
 

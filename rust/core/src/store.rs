@@ -225,14 +225,19 @@ pub struct TaskRecord {
     /// Milliseconds the record is kept after creation.
     #[serde(rename = "ttlMs")]
     pub ttl_ms: u64,
-    /// The JSON-RPC result or error of the finished task, as JSON text.
+    /// The JSON-RPC result (`completed`) or error (`failed`) of the finished task, as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// Requests to the client the task waits on (`input_required`): a JSON object of key → `{method, params}`.
+    #[serde(rename = "inputRequests", default, skip_serializing_if = "Option::is_none")]
+    pub input_requests: Option<String>,
 }
 
-/// Where task records live; each expires `ttl_ms` after it was first put.
+/// Where task records live. A put replaces the task's record (keeping its place in its owner's creation order)
+/// and keeps it for `keep` from then: the writer decides how long each state lives (a legacy task until its
+/// TTL from creation runs out, a finished stateless task for its TTL from the end).
 pub trait TaskStore: Send + Sync {
-    fn put(&self, record: TaskRecord) -> StoreFuture<'_, ()>;
+    fn put(&self, record: TaskRecord, keep: Duration) -> StoreFuture<'_, ()>;
     fn get<'a>(&'a self, owner: &'a str, task_id: &'a str) -> StoreFuture<'a, Option<TaskRecord>>;
     /// An owner's tasks after `cursor` (a task id), in creation order, at most `limit`, and the cursor of the
     /// next page if there is one.
@@ -276,21 +281,22 @@ impl TaskTables {
 }
 
 impl TaskStore for MemoryTaskStore {
-    fn put(&self, record: TaskRecord) -> StoreFuture<'_, ()> {
+    fn put(&self, record: TaskRecord, keep: Duration) -> StoreFuture<'_, ()> {
         let now = Instant::now();
         let mut tables = lock(&self.inner);
         tables.expire(&record.owner, now);
         let existing = tables
             .by_owner
             .get(&record.owner)
-            .and_then(|tasks| tasks.iter().find(|(_, (r, _))| r.task_id == record.task_id).map(|(k, (_, u))| (*k, *u)));
-        let (seq, until) = match existing {
+            .and_then(|tasks| tasks.iter().find(|(_, (r, _))| r.task_id == record.task_id).map(|(k, _)| *k));
+        let seq = match existing {
             Some(found) => found,
             None => {
                 tables.next += 1;
-                (tables.next, now + Duration::from_millis(record.ttl_ms))
+                tables.next
             }
         };
+        let until = now.checked_add(keep).unwrap_or(now + Duration::from_secs(365 * 86_400));
         tables.by_owner.entry(record.owner.clone()).or_default().insert(seq, (record, until));
         ready(Ok(()))
     }

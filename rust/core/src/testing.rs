@@ -6,7 +6,7 @@ use crate::http::sessions::SessionRegistry;
 use crate::http::stack::McpService;
 use crate::http::{HttpConfig, SharedSessionStore};
 use crate::session::{Call, Dispatcher, ReplyOutcome};
-use crate::store::{SessionRecord, SessionStore, StoreError, StoreFuture};
+use crate::store::{SessionRecord, SessionStore, StoreError, StoreFuture, TaskRecord, TaskStore};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub fn endpoint(store: Option<Arc<dyn SessionStore>>) -> McpService {
     McpService(Arc::new(Service::new(engine, Arc::new(NoHandlers), config, local, registry)))
 }
 
-/// A session store that is down: every operation fails as an unreachable store does.
+/// A session (or task) store that is down: every operation fails as an unreachable store does.
 pub struct DownStore;
 
 fn refused<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
@@ -51,6 +51,26 @@ impl SessionStore for DownStore {
         refused()
     }
     fn remove<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+        refused()
+    }
+}
+
+impl TaskStore for DownStore {
+    fn put(&self, _: TaskRecord, _: Duration) -> StoreFuture<'_, ()> {
+        refused()
+    }
+    fn get<'a>(&'a self, _: &'a str, _: &'a str) -> StoreFuture<'a, Option<TaskRecord>> {
+        refused()
+    }
+    fn list<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: usize,
+    ) -> StoreFuture<'a, (Vec<TaskRecord>, Option<String>)> {
+        refused()
+    }
+    fn remove<'a>(&'a self, _: &'a str, _: &'a str) -> StoreFuture<'a, bool> {
         refused()
     }
 }

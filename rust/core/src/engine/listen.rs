@@ -1,12 +1,12 @@
 //! `subscriptions/listen` (2026-07-28, `basic/patterns/subscriptions.mdx`): a long-lived request whose stream
-//! carries the notifications the client opted in to — list changes and updates of the resources it names —
-//! from the notification bus. The acknowledgement comes first and says which of the requested kinds the server
+//! carries the notifications the client opted in to — list changes, updates of the resources it names, and
+//! (tasks extension) status changes of the tasks it names in `taskIds` — from the notification bus. The acknowledgement comes first and says which of the requested kinds the server
 //! honours; every message carries the subscription's id (the request's id) in `_meta`. The subscription ends
 //! when the client cancels it or closes its stream (no answer), or when the server shuts down (an empty
 //! result, so the client knows it was not a failure).
 
 use super::table::Req;
-use super::Engine;
+use super::{task_ext, Engine};
 use crate::bus::{Notice, Receiver};
 use crate::error::McpError;
 use crate::jsonrpc::{self, push_json_string, RequestId};
@@ -35,6 +35,9 @@ struct Filter {
     resources: bool,
     #[serde(rename = "resourceSubscriptions", default)]
     uris: Option<Vec<String>>,
+    /// Tasks whose status changes the client wants as `notifications/tasks` (the tasks extension adds this).
+    #[serde(rename = "taskIds", default)]
+    task_ids: Option<Vec<String>>,
 }
 
 /// One open subscription: what it agreed to deliver, and where.
@@ -44,6 +47,9 @@ pub struct Listener {
     prompts: bool,
     resources: bool,
     uris: Option<HashSet<String>>,
+    task_ids: Option<HashSet<String>>,
+    /// Who opened the subscription: it hears only about that principal's tasks.
+    owner: String,
     reply: Arc<dyn Outbound>,
     ended: AtomicBool,
 }
@@ -57,7 +63,25 @@ impl Listener {
             prompts: requested.prompts && !registry.prompts.is_empty(),
             resources: requested.resources && has_resources,
             uris: requested.uris.filter(|_| has_resources),
+            task_ids: requested.task_ids.filter(|_| registry.has_task_tools()),
         }
+    }
+
+    /// `"key":["a","b"]` for a list the acknowledgement echoes.
+    fn push_list<'a>(out: &mut Vec<u8>, first: &mut bool, key: &str, items: impl Iterator<Item = &'a String>) {
+        if !*first {
+            out.push(b',');
+        }
+        *first = false;
+        push_json_string(out, key);
+        out.extend_from_slice(b":[");
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_string(out, item);
+        }
+        out.push(b']');
     }
 
     fn acknowledgement(&self) -> Vec<u8> {
@@ -78,17 +102,10 @@ impl Listener {
         }
         let mut out = params.into_bytes();
         if let Some(uris) = &self.uris {
-            if !first {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"\"resourceSubscriptions\":[");
-            for (i, uri) in uris.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_json_string(&mut out, uri);
-            }
-            out.push(b']');
+            Self::push_list(&mut out, &mut first, "resourceSubscriptions", uris.iter());
+        }
+        if let Some(ids) = &self.task_ids {
+            Self::push_list(&mut out, &mut first, "taskIds", ids.iter());
         }
         out.extend_from_slice(b"},");
         self.push_meta(&mut out);
@@ -111,6 +128,10 @@ impl Listener {
             Notice::PromptsChanged => self.prompts,
             Notice::ResourcesChanged => self.resources,
             Notice::ResourceUpdated(uri) => self.uris.as_ref().is_some_and(|u| u.contains(uri)),
+            Notice::TaskStatus { owner, task_id, .. } => {
+                *owner == self.owner && self.task_ids.as_ref().is_some_and(|ids| ids.contains(task_id))
+            }
+            Notice::CancelTask { .. } | Notice::TaskInput { .. } => false,
         }
     }
 
@@ -136,19 +157,30 @@ impl Listener {
 
 impl Receiver for Listener {
     fn deliver(&self, notice: &Notice, _: &[u8]) -> bool {
+        let Some(method) = notice.method() else { return false };
         if !self.wants(notice) || self.ended.load(Ordering::Acquire) {
             return false;
         }
         let mut params = Vec::with_capacity(96);
-        params.push(b'{');
-        if let Notice::ResourceUpdated(uri) = notice {
-            params.extend_from_slice(b"\"uri\":");
-            push_json_string(&mut params, uri);
-            params.push(b',');
+        match notice {
+            Notice::ResourceUpdated(uri) => {
+                params.extend_from_slice(b"{\"uri\":");
+                push_json_string(&mut params, uri);
+                params.push(b',');
+            }
+            // The task's fields, then the subscription's `_meta`.
+            Notice::TaskStatus { detail, .. } => match detail.strip_suffix('}') {
+                Some(open) if open.len() > 1 => {
+                    params.extend_from_slice(open.as_bytes());
+                    params.push(b',');
+                }
+                _ => return false,
+            },
+            _ => params.push(b'{'),
         }
         self.push_meta(&mut params);
         params.push(b'}');
-        self.reply.send(jsonrpc::notification(notice.method(), &params), OutKind::Notification);
+        self.reply.send(jsonrpc::notification(method, &params), OutKind::Notification);
         true
     }
 }
@@ -179,6 +211,10 @@ pub(super) fn listen(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let requested = p.notifications.ok_or_else(|| {
         McpError::invalid_params("Invalid params: subscriptions/listen needs notifications (a SubscriptionFilter)")
     })?;
+    // Task notifications are the tasks extension's: a client that names tasks must have declared it.
+    if requested.task_ids.is_some() && !task_ext::declared(req) {
+        return Err(task_ext::missing_extension("subscriptions/listen with taskIds"));
+    }
     let agreed = Listener::agreed(requested, &engine.registry());
     let listener = Arc::new(Listener {
         id: req.id.clone(),
@@ -186,6 +222,8 @@ pub(super) fn listen(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
         prompts: agreed.prompts,
         resources: agreed.resources,
         uris: agreed.uris.map(|u| u.into_iter().collect()),
+        task_ids: agreed.task_ids.map(|t| t.into_iter().collect()),
+        owner: task_ext::owner(req),
         reply: req.reply.clone(),
         ended: AtomicBool::new(false),
     });

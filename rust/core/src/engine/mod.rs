@@ -103,6 +103,10 @@ impl Engine {
             None => KeyRing::random().map_err(|e| CoreError::Definition(e.to_string()))?,
         };
         let sealing = Arc::new(StateSealing { keys, ttl: config.request_state_ttl });
+        let tasks = Arc::new(task_ext::Tasks::new(bus.clone()));
+        // The bus brings this engine the `tasks/update` and `tasks/cancel` other processes got for its tasks.
+        let tasks_receiver: Arc<dyn Receiver> = tasks.clone();
+        bus.join(Arc::downgrade(&tasks_receiver));
         Ok(Engine {
             config,
             registry: RwLock::new(Arc::new(registry)),
@@ -110,13 +114,20 @@ impl Engine {
             shapes,
             sealing,
             listeners: listen::Listeners::default(),
-            tasks: Arc::new(task_ext::Tasks::default()),
+            tasks,
         })
     }
 
     /// Tasks of stateless requests.
     pub(crate) fn tasks(&self) -> &Arc<task_ext::Tasks> {
         &self.tasks
+    }
+
+    /// Writes the state of every task of the tasks extension to `store` from now on (a writer task on
+    /// `runtime`), and answers `tasks/*` for tasks this process does not hold from it: several processes
+    /// sharing a store and a bus serve each other's tasks. False if a store was attached already.
+    pub fn attach_task_store(&self, store: Arc<dyn crate::store::TaskStore>, runtime: tokio::runtime::Handle) -> bool {
+        self.tasks.attach_store(store, runtime)
     }
 
     /// How input-required request states are sealed.
@@ -398,13 +409,17 @@ mod resources;
 mod shape;
 mod table;
 mod task_ext;
+mod task_journal;
+mod task_remote;
 mod tools;
 
 pub use input::{RoundTrip as InputRoundTrip, DEFAULT_STATE_TTL};
 pub use listen::Listener;
 pub use shape::{CacheHint, ResultFields};
 pub(crate) use table::RequestMeta;
+pub(crate) use task_ext::Created;
 pub use task_ext::TaskLink;
+pub(crate) use task_journal::Done;
 pub use tools::error_result;
 pub(crate) use tools::{CallParams, TaskParams};
 

@@ -57,6 +57,14 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// A fixture around `engine` (tools and all already registered).
+    fn with_engine(engine: Engine) -> Fixture {
+        let out = Arc::new(Recorder::default());
+        let calls = Arc::new(Calls::default());
+        let session = Session::new(out.clone(), calls.clone(), crate::context::Transport::Stdio);
+        Fixture { engine, out, calls, session }
+    }
+
     fn new() -> Fixture {
         let engine = Engine::new(ServerConfig {
             instructions: Some("be nice".into()),
@@ -469,3 +477,4 @@ fn modern_logging_only_with_a_log_level_and_no_requests_to_the_client() {
 }
 
 mod modern;
+mod tasks;

@@ -63,6 +63,8 @@ async fn events_replay_after_the_last_seen_one_within_capacity() -> Result<(), S
     Ok(())
 }
 
+const MINUTE: Duration = Duration::from_secs(60);
+
 fn task(owner: &str, id: &str, ttl_ms: u64) -> TaskRecord {
     TaskRecord {
         task_id: id.into(),
@@ -73,6 +75,7 @@ fn task(owner: &str, id: &str, ttl_ms: u64) -> TaskRecord {
         last_updated_at: "2026-11-29T00:00:00.000Z".into(),
         ttl_ms,
         outcome: None,
+        input_requests: None,
     }
 }
 
@@ -80,13 +83,13 @@ fn task(owner: &str, id: &str, ttl_ms: u64) -> TaskRecord {
 async fn tasks_are_kept_per_owner_in_creation_order() -> Result<(), StoreError> {
     let store = MemoryTaskStore::new();
     for id in ["t1", "t2", "t3"] {
-        store.put(task("alice", id, 60_000)).await?;
+        store.put(task("alice", id, 60_000), MINUTE).await?;
     }
-    store.put(task("bob", "t9", 60_000)).await?;
+    store.put(task("bob", "t9", 60_000), MINUTE).await?;
     let mut done = task("alice", "t2", 60_000);
     done.status = "completed".into();
     done.outcome = Some(r#"{"content":[]}"#.into());
-    store.put(done.clone()).await?;
+    store.put(done.clone(), MINUTE).await?;
     assert_eq!(store.get("alice", "t2").await?, Some(done), "an update keeps the task in place");
     assert_eq!(store.get("bob", "t2").await?, None, "another owner's task is invisible");
 
@@ -98,8 +101,13 @@ async fn tasks_are_kept_per_owner_in_creation_order() -> Result<(), StoreError> 
 
     assert!(store.remove("alice", "t1").await?);
     assert!(!store.remove("alice", "t1").await?);
-    store.put(task("carol", "short", 20)).await?;
+    store.put(task("carol", "short", 20), Duration::from_millis(20)).await?;
     tokio::time::sleep(Duration::from_millis(40)).await;
-    assert_eq!(store.get("carol", "short").await?, None, "past its ttl");
+    assert_eq!(store.get("carol", "short").await?, None, "past its keep");
+    store.put(task("carol", "kept", 20), Duration::from_millis(30)).await?;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store.put(task("carol", "kept", 20), Duration::from_millis(60)).await?;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(store.get("carol", "kept").await?.is_some(), "each put keeps the record for its own keep");
     Ok(())
 }
