@@ -140,6 +140,8 @@ class HttpServer:
         allowed_origins: list[str] | None = None,
         allow_delete: bool = True,
         io_threads: int = 1,
+        reuse_port: bool = False,
+        worker_id: str | None = None,
     ) -> HttpServer: ...
     @property
     def host(self) -> str: ...

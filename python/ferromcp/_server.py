@@ -14,6 +14,7 @@ from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import orjson
 
+from . import _workers
 from ._caching import CacheHint, cache_hint_json, cache_hints_json
 from ._content import Annotations
 from ._core import DefinitionError, Engine, HttpServer, StdioServer
@@ -63,6 +64,9 @@ class HttpOptions(TypedDict, total=False):
     ~30 µs more latency, 123 against 94 µs p50.)"""
     shutdown_timeout: float
     """Seconds a stop waits for running calls before cancelling them. Default 10."""
+    reuse_port: bool
+    """Bind with SO_REUSEPORT, so several processes serve one port (`run(..., workers=N)` sets it for its
+    workers). Default False."""
 
 
 class Server:
@@ -99,7 +103,9 @@ class Server:
         self.instructions = instructions
         self.max_message_size = max_message_size
         hints = orjson.dumps(cache_hints_json(cache_hints)).decode() if cache_hints else None
-        keys = list(request_state_keys) if request_state_keys is not None else None
+        # Workers started by `run(..., workers=N)` share the supervisor's keys unless the app gives its own.
+        keys = list(request_state_keys) if request_state_keys is not None else _workers.inherited_keys()
+        self._keys_given = request_state_keys is not None
         self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints, keys, request_state_ttl)
         self._page_size = page_size
         self._skills: Skills | None = None
@@ -499,6 +505,7 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 8000,
         path: str = "/mcp",
+        workers: int = 1,
         **options: Any,
     ) -> None: ...
 
@@ -509,6 +516,7 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 8000,
         path: str = "/mcp",
+        workers: int = 1,
         **options: Any,
     ) -> None:
         """Serves until stopped. Blocks.
@@ -516,12 +524,31 @@ class Server:
         - `run()` / `run("stdio")`: stdio, until the client closes stdin.
         - `run("http", host="127.0.0.1", port=8000, path="/mcp", **options)` (alias `"streamable-http"`):
           Streamable HTTP until SIGINT or SIGTERM, which drain running calls (see `HttpOptions`).
+        - `workers=N` (HTTP): N processes serve the port (SO_REUSEPORT), each running this program again; this
+          process supervises them (restarts, signals). Stateless (2026-07-28) traffic needs nothing else; legacy
+          sessions live in the worker that created them, so they need a load balancer with `Mcp-Session-Id`
+          affinity in front of several machines, and on one machine stay on one worker only while their
+          client keeps its connection.
         """
         if transport == "stdio":
-            if options:
-                raise TypeError(f"stdio takes no options: {sorted(options)}")
+            if options or workers != 1:
+                raise TypeError(f"stdio takes no options: {sorted(options) or ['workers']}")
             _run_loop(self.run_stdio_async())
         elif transport in ("http", "streamable-http"):
+            if workers < 1:
+                raise ValueError(f"workers must be at least 1, not {workers}")
+            me = _workers.worker_id()
+            if workers > 1 and me is None:
+                if port == 0:
+                    raise ValueError("workers share one port: give a port number, not 0")
+                print(f"ferromcp: serving {self.name} with {workers} workers on port {port}", file=sys.stderr)
+                grace = float(options.get("shutdown_timeout", 10.0)) + 5.0
+                code = _workers.supervise(workers, keys_given=self._keys_given, grace=grace)
+                if code:
+                    raise SystemExit(code)
+                return
+            if me is not None:
+                options = {**options, "reuse_port": True, "worker_id": me}
             _run_loop(self._serve_http_until_signal(host, port, path, options))
         else:
             raise ValueError(f"unknown transport {transport!r}; available: 'stdio', 'http' ('streamable-http')")
@@ -559,7 +586,7 @@ class Server:
     ) -> AsyncGenerator[str, None]:
         """Serves Streamable HTTP while the block runs; yields the endpoint URL (`port=0` picks a free port)."""
         shutdown_timeout = float(options.pop("shutdown_timeout", 10.0))
-        unknown = set(options) - set(HttpOptions.__annotations__)
+        unknown = set(options) - set(HttpOptions.__annotations__) - {"worker_id"}
         if unknown:
             raise TypeError(f"unknown HTTP options: {sorted(unknown)}")
         renamed = {"max_request_body_size": "max_body_bytes", "retry_interval": "retry_ms"}

@@ -54,10 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--port", "-p", type=int, default=8000, help="HTTP: port (default 8000)")
     run.add_argument("--path", default="/mcp", help="HTTP: endpoint path (default /mcp)")
     run.add_argument("--json-response", action="store_true", help="HTTP: answer POSTs with JSON, never SSE")
+    run.add_argument("--workers", "-w", type=int, default=1, help="HTTP: worker processes sharing the port (default 1)")
     args = parser.parse_args(argv)
     server = load_server(args.target)
     if args.transport == "stdio":
         server.run("stdio")
     else:
         options = {"json_response": True} if args.json_response else {}
-        server.run("http", host=args.host, port=args.port, path=args.path, **options)
+        server.run("http", host=args.host, port=args.port, path=args.path, workers=args.workers, **options)

@@ -497,6 +497,8 @@ if __name__ == "__main__":
         options: dict[str, Any] = {}
         if "--json-response" in sys.argv:
             options["json_response"] = True
+        if "--workers" in sys.argv:
+            options["workers"] = int(sys.argv[sys.argv.index("--workers") + 1])
         server.run("http", host="127.0.0.1", port=int(sys.argv[2]), **options)
     else:
         server.run()

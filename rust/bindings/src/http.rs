@@ -35,7 +35,7 @@ impl HttpServer {
         engine, *, host, port, path, json_response=false, max_body_bytes=4*1024*1024, max_sessions=10_000,
         session_idle_timeout=1800.0, max_in_flight_per_session=64, replay_buffer_events=256,
         max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), allowed_hosts=None,
-        allowed_origins=None, allow_delete=true, io_threads=1
+        allowed_origins=None, allow_delete=true, io_threads=1, reuse_port=false, worker_id=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -56,6 +56,8 @@ impl HttpServer {
         allowed_origins: Option<Vec<String>>,
         allow_delete: bool,
         io_threads: usize,
+        reuse_port: bool,
+        worker_id: Option<String>,
     ) -> PyResult<Self> {
         let config = HttpConfig {
             host,
@@ -75,6 +77,8 @@ impl HttpServer {
             allow_delete,
             io_threads,
             session_store: None,
+            reuse_port,
+            worker_id,
         };
         let queue = Queue::new()?;
         let server = CoreHttpServer::start(engine.inner.clone(), queue.clone(), config)

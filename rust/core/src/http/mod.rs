@@ -37,7 +37,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -68,6 +68,10 @@ pub struct HttpConfig {
     /// Where session records are shared with other processes serving the same clients; None keeps sessions in
     /// this process only.
     pub session_store: Option<SharedSessionStore>,
+    /// Binds with `SO_REUSEPORT`, so several worker processes serve one port (the kernel spreads connections).
+    pub reuse_port: bool,
+    /// This process's worker id, sent as the `Ferromcp-Worker` response header (which worker answered).
+    pub worker_id: Option<String>,
 }
 
 /// A session store shared by the processes of one deployment (see [`crate::store`]).
@@ -100,6 +104,8 @@ impl Default for HttpConfig {
             allow_delete: true,
             io_threads: 1,
             session_store: None,
+            reuse_port: false,
+            worker_id: None,
         }
     }
 }
@@ -112,6 +118,20 @@ impl HttpConfig {
             max_streams: self.max_streams_per_session,
         }
     }
+}
+
+/// A listening socket on `host:port` (the first address it resolves to), with `SO_REUSEPORT` when asked.
+async fn bind(host: &str, port: u16, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let Some(addr) = tokio::net::lookup_host((host, port)).await?.next() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{host} has no address")));
+    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 pub struct HttpServer {
@@ -141,7 +161,7 @@ impl HttpServer {
             .thread_name("ferromcp-http")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(TcpListener::bind((config.host.as_str(), config.port)))?;
+        let listener = runtime.block_on(bind(&config.host, config.port, config.reuse_port))?;
         let local_addr = listener.local_addr()?;
         tracing::info!(%local_addr, path = %config.path, "serving Streamable HTTP");
         let registry = Arc::new(SessionRegistry::new(config.max_sessions));

@@ -36,6 +36,8 @@ pub struct Service {
     allowed_origins: Option<Vec<String>>,
     /// Set on shutdown: new requests get 503 while running calls finish.
     pub draining: AtomicBool,
+    /// The `Ferromcp-Worker` header every response carries, when this process is one of several workers.
+    pub(super) worker: Option<HeaderValue>,
 }
 
 pub(super) type Resp = Response<HttpBody>;
@@ -138,7 +140,9 @@ impl Service {
                 .map(|hosts| hosts.iter().flat_map(|h| [format!("http://{h}"), format!("https://{h}")]).collect())
         });
         let normalize = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+        let worker = config.worker_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok());
         Service {
+            worker,
             engine,
             dispatcher,
             config,

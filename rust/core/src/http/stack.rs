@@ -70,9 +70,18 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let service = self.0.clone();
-        Box::pin(async move { Ok(service.handle(req).await) })
+        Box::pin(async move {
+            let mut resp = service.handle(req).await;
+            if let Some(worker) = &service.worker {
+                resp.headers_mut().insert(WORKER_HEADER, worker.clone());
+            }
+            Ok(resp)
+        })
     }
 }
+
+/// Which worker process answered (only when there are several).
+pub const WORKER_HEADER: hyper::header::HeaderName = hyper::header::HeaderName::from_static("ferromcp-worker");
 
 /// No layers: the endpoint alone.
 pub fn plain(service: McpService) -> McpService {
