@@ -142,6 +142,7 @@ class HttpServer:
         io_threads: int = 1,
         reuse_port: bool = False,
         worker_id: str | None = None,
+        session_id_prefix: str | None = None,
     ) -> HttpServer: ...
     @property
     def host(self) -> str: ...

@@ -67,6 +67,9 @@ class HttpOptions(TypedDict, total=False):
     reuse_port: bool
     """Bind with SO_REUSEPORT, so several processes serve one port (`run(..., workers=N)` sets it for its
     workers). Default False."""
+    session_id_prefix: str | None
+    """Put before every session id this process mints (1-32 letters, digits, `-`, `_`, `.`), so a load
+    balancer can send a session's requests to the replica that holds it (see `deploy/nginx`). Default None."""
 
 
 class Server:

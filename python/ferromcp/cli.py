@@ -55,10 +55,16 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--path", default="/mcp", help="HTTP: endpoint path (default /mcp)")
     run.add_argument("--json-response", action="store_true", help="HTTP: answer POSTs with JSON, never SSE")
     run.add_argument("--workers", "-w", type=int, default=1, help="HTTP: worker processes sharing the port (default 1)")
+    run.add_argument(
+        "--session-id-prefix",
+        help="HTTP: put this before every session id (route sessions to this replica at a load balancer)",
+    )
     args = parser.parse_args(argv)
     server = load_server(args.target)
     if args.transport == "stdio":
         server.run("stdio")
     else:
-        options = {"json_response": True} if args.json_response else {}
+        options: dict[str, object] = {"json_response": True} if args.json_response else {}
+        if args.session_id_prefix:
+            options["session_id_prefix"] = args.session_id_prefix
         server.run("http", host=args.host, port=args.port, path=args.path, workers=args.workers, **options)

@@ -118,3 +118,15 @@ def test_malformed_initialize_says_what_is_wrong(http_server: HttpServerProcess)
     assert body["id"] == 9 and body["error"]["code"] == -32600
     assert "params must be an object" in body["error"]["message"]
     check_server_message("2025-11-25", body, {9: "initialize"})
+
+
+async def test_a_session_id_prefix_names_the_replica() -> None:
+    async with served(session_id_prefix="replica-b.") as wire:
+        session = await wire.initialize()
+        assert session.id.startswith("replica-b.") and len(session.id) == len("replica-b.") + 32, session.id
+        _, result, _ = await wire.call(session, "add", {"a": 1, "b": 2})
+        assert result["structuredContent"] == {"result": 3}
+    for bad in ("", "has space", "x" * 33, "semi;colon"):
+        with pytest.raises(ValueError, match="session_id_prefix"):
+            async with served(session_id_prefix=bad):
+                pass

@@ -2,8 +2,8 @@
 
 use crate::engine::Engine;
 use crate::queue::Queue;
-use ferromcp_core::http::{HttpConfig, HttpServer as CoreHttpServer};
-use pyo3::exceptions::PyOSError;
+use ferromcp_core::http::{valid_session_id_prefix, HttpConfig, HttpServer as CoreHttpServer};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::sync::{Arc, Mutex};
@@ -35,7 +35,8 @@ impl HttpServer {
         engine, *, host, port, path, json_response=false, max_body_bytes=4*1024*1024, max_sessions=10_000,
         session_idle_timeout=1800.0, max_in_flight_per_session=64, replay_buffer_events=256,
         max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), allowed_hosts=None,
-        allowed_origins=None, allow_delete=true, io_threads=1, reuse_port=false, worker_id=None
+        allowed_origins=None, allow_delete=true, io_threads=1, reuse_port=false, worker_id=None,
+        session_id_prefix=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -58,7 +59,13 @@ impl HttpServer {
         io_threads: usize,
         reuse_port: bool,
         worker_id: Option<String>,
+        session_id_prefix: Option<String>,
     ) -> PyResult<Self> {
+        if let Some(prefix) = session_id_prefix.as_deref().filter(|p| !valid_session_id_prefix(p)) {
+            return Err(PyValueError::new_err(format!(
+                "session_id_prefix {prefix:?}: use 1 to 32 letters, digits, '-', '_' or '.'"
+            )));
+        }
         let config = HttpConfig {
             host,
             port,
@@ -79,6 +86,7 @@ impl HttpServer {
             session_store: None,
             reuse_port,
             worker_id,
+            session_id_prefix,
         };
         let queue = Queue::new()?;
         let server = CoreHttpServer::start(engine.inner.clone(), queue.clone(), config)

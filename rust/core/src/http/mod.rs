@@ -72,6 +72,17 @@ pub struct HttpConfig {
     pub reuse_port: bool,
     /// This process's worker id, sent as the `Ferromcp-Worker` response header (which worker answered).
     pub worker_id: Option<String>,
+    /// Put before every session id this process mints, so a load balancer can route a session's requests to
+    /// the replica that holds it by the `Mcp-Session-Id` prefix (see [`valid_session_id_prefix`]).
+    pub session_id_prefix: Option<String>,
+}
+
+/// A session id prefix keeps ids visible ASCII without separators a proxy could split on: letters, digits,
+/// `-`, `_` and `.`, at most 32 of them.
+pub fn valid_session_id_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix.len() <= 32
+        && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A session store shared by the processes of one deployment (see [`crate::store`]).
@@ -106,6 +117,7 @@ impl Default for HttpConfig {
             session_store: None,
             reuse_port: false,
             worker_id: None,
+            session_id_prefix: None,
         }
     }
 }

@@ -383,13 +383,16 @@ impl Service {
             let id = request_id_of(body);
             return rpc_error_for(id.as_ref(), StatusCode::SERVICE_UNAVAILABLE, INVALID_REQUEST, TOO_MANY_SESSIONS);
         }
-        let Ok(id) = SessionRegistry::new_id() else {
+        let Ok(mut id) = SessionRegistry::new_id() else {
             return rpc_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 jsonrpc::INTERNAL_ERROR,
                 "no randomness for a session id",
             );
         };
+        if let Some(prefix) = &self.config.session_id_prefix {
+            id.insert_str(0, prefix);
+        }
         let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock());
         self.post_to_session(session, body, frame, true).await
     }
