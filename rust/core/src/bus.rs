@@ -36,6 +36,14 @@ pub enum Notice {
         task_id: String,
         responses: String,
     },
+    /// A client's answer to a server→client request of a shared session, received by a process that did not
+    /// ask: the request's `id` (JSON) and its `result` or `error` (JSON), for the process that asked.
+    ClientReply {
+        session: String,
+        id: String,
+        result: Option<String>,
+        error: Option<String>,
+    },
 }
 
 impl Notice {
@@ -47,7 +55,7 @@ impl Notice {
             Notice::ResourcesChanged => "notifications/resources/list_changed",
             Notice::ResourceUpdated(_) => "notifications/resources/updated",
             Notice::TaskStatus { .. } => "notifications/tasks",
-            Notice::CancelTask { .. } | Notice::TaskInput { .. } => return None,
+            Notice::CancelTask { .. } | Notice::TaskInput { .. } | Notice::ClientReply { .. } => return None,
         })
     }
 

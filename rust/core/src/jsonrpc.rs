@@ -35,6 +35,13 @@ impl RequestId {
         RequestId(n.to_string().into())
     }
 
+    /// A string id.
+    pub fn from_text(text: &str) -> Self {
+        let mut json = Vec::with_capacity(text.len() + 2);
+        push_json_string(&mut json, text);
+        RequestId(String::from_utf8_lossy(&json).into_owned().into())
+    }
+
     /// The id's JSON text.
     pub fn json(&self) -> &str {
         &self.0

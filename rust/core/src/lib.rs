@@ -28,6 +28,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod protocol;
 pub mod registry;
+pub mod relay;
 pub mod request_state;
 pub mod schema;
 pub mod session;

@@ -1,18 +1,19 @@
 //! A session (one stdio process, later one HTTP session), the calls in flight on it, and where replies go.
 
-use crate::bus::{Notice, Receiver};
+use crate::bus::{Bus, Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
 use crate::engine::{Created, Done, InputRoundTrip, Listener, ResultFields, TaskLink};
 use crate::error::{modern_code, CoreError};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
+use crate::relay::Relay;
 use crate::schema::CompiledSchema;
 use crate::store::{SessionRecord, StoreError};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// What an outgoing message is: the answer to a request, or something sent along the way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub struct Session {
     /// What carries this session's messages.
     pub transport: Transport,
     pub(crate) task_table: Mutex<crate::tasks::TaskTable>,
+    /// Set when other processes may serve this session too (see [`crate::relay`]).
+    relay: OnceLock<Relay>,
 }
 
 impl Session {
@@ -100,7 +103,24 @@ impl Session {
             }),
             log_rank: AtomicU8::new(0),
             task_table: Mutex::new(crate::tasks::TaskTable::default()),
+            relay: OnceLock::new(),
         })
+    }
+
+    /// Marks the session as shared with other processes under `session_id` on `bus`: its requests to the
+    /// client get ids no other process uses, and answers to another process's requests are relayed there.
+    pub fn share(&self, session_id: &str, bus: Arc<dyn Bus>, tag: Arc<str>) {
+        let _ = self.relay.set(Relay { session_id: session_id.to_owned(), bus, tag });
+    }
+
+    /// The id of the next request to the client.
+    fn next_request_id(&self, state: &mut SessionState) -> RequestId {
+        let n = state.next_request;
+        state.next_request += 1;
+        match self.relay.get() {
+            Some(relay) => relay.request_id(n),
+            None => RequestId::from_number(n),
+        }
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, SessionState> {
@@ -132,15 +152,27 @@ impl Session {
         listener.map(|l| l.cancel()).is_some()
     }
 
-    /// Routes a client's response to the server→client request it answers. Unknown ids are ignored.
+    /// Routes a client's response to the server→client request it answers. Unknown ids are ignored, except
+    /// in a shared session, where another process's requests are relayed to it.
     pub(crate) fn resolve(&self, id: &RequestId, result: Option<&RawValue>, error: Option<&RawValue>) {
-        let Some(key) = self.state().pending.remove(id) else { return };
+        if self.resolve_here(id, result.map(RawValue::get), error.map(RawValue::get)) {
+            return;
+        }
+        if let Some(relay) = self.relay.get().filter(|r| r.asked_elsewhere(id)) {
+            relay.relay_reply(id, result.map(RawValue::get), error.map(RawValue::get));
+        }
+    }
+
+    /// Delivers the answer to one of this process's requests; false if it is not waiting for `id`.
+    fn resolve_here(&self, id: &RequestId, result: Option<&str>, error: Option<&str>) -> bool {
+        let Some(key) = self.state().pending.remove(id) else { return false };
         let outcome = match (result, error) {
-            (Some(r), _) => ReplyOutcome::Result(r.get().as_bytes().to_vec()),
-            (None, Some(e)) => ReplyOutcome::Error(e.get().as_bytes().to_vec()),
+            (Some(r), _) => ReplyOutcome::Result(r.as_bytes().to_vec()),
+            (None, Some(e)) => ReplyOutcome::Error(e.as_bytes().to_vec()),
             (None, None) => ReplyOutcome::Error(br#"{"code":-32603,"message":"empty response"}"#.to_vec()),
         };
         self.dispatcher.reply(key, outcome);
+        true
     }
 
     /// Cancels every call still running (the client went away where nobody can resume: a stateless request's
@@ -204,6 +236,14 @@ impl Session {
 /// A legacy session hears list changes once initialized, and updates of the resources it subscribed to.
 impl Receiver for Session {
     fn deliver(&self, notice: &Notice, message: &[u8]) -> bool {
+        if let Notice::ClientReply { session, id, result, error } = notice {
+            if self.relay.get().is_none_or(|r| r.session_id != *session) {
+                return false;
+            }
+            let Ok(raw) = serde_json::from_str::<&RawValue>(id) else { return false };
+            return RequestId::from_raw(raw)
+                .is_some_and(|id| self.resolve_here(&id, result.as_deref(), error.as_deref()));
+        }
         {
             let state = self.state();
             let wanted = state.version.is_some()
@@ -211,7 +251,10 @@ impl Receiver for Session {
                     Notice::ToolsChanged | Notice::PromptsChanged | Notice::ResourcesChanged => true,
                     Notice::ResourceUpdated(uri) => state.subscriptions.contains(uri),
                     // Tasks extension notices are for stateless listeners and the engine, not legacy sessions.
-                    Notice::TaskStatus { .. } | Notice::CancelTask { .. } | Notice::TaskInput { .. } => false,
+                    Notice::TaskStatus { .. }
+                    | Notice::CancelTask { .. }
+                    | Notice::TaskInput { .. }
+                    | Notice::ClientReply { .. } => false,
                 };
             if !wanted {
                 return false;
@@ -516,8 +559,7 @@ impl Call {
                     "too many requests to the client are waiting (limit {MAX_PENDING_REQUESTS})"
                 )));
             }
-            let id = RequestId::from_number(state.next_request);
-            state.next_request += 1;
+            let id = self.session.next_request_id(&mut state);
             state.pending.insert(id.clone(), key);
             id
         };

@@ -27,10 +27,19 @@ impl Dispatcher for NoHandlers {
 pub fn endpoint(store: Option<Arc<dyn SessionStore>>) -> McpService {
     let server = ServerConfig::new(json!({"name": "t", "version": "1"}));
     let engine = Arc::new(Engine::new(server).unwrap_or_else(|e| panic!("{e}")));
+    endpoint_on(engine, Arc::new(NoHandlers), store)
+}
+
+/// An HTTP endpoint (as `endpoint`) serving `engine` with `dispatcher`.
+pub fn endpoint_on(
+    engine: Arc<Engine>,
+    dispatcher: Arc<dyn Dispatcher>,
+    store: Option<Arc<dyn SessionStore>>,
+) -> McpService {
     let config = HttpConfig { session_store: store.map(SharedSessionStore), ..HttpConfig::default() };
     let registry = Arc::new(SessionRegistry::new(config.max_sessions));
     let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
-    McpService(Arc::new(Service::new(engine, Arc::new(NoHandlers), config, local, registry)))
+    McpService(Arc::new(Service::new(engine, dispatcher, config, local, registry)))
 }
 
 /// A session (or task) store that is down: every operation fails as an unreachable store does.

@@ -69,6 +69,8 @@ pub struct Engine {
     listeners: listen::Listeners,
     /// Tasks of stateless requests (the tasks extension).
     tasks: Arc<task_ext::Tasks>,
+    /// This engine's tag in the ids of its requests to clients of shared sessions (see [`crate::relay`]).
+    relay_tag: Arc<str>,
 }
 
 /// What a call carries besides its request: a tool's output schema, a stateless call's round-trip state.
@@ -115,7 +117,13 @@ impl Engine {
             sealing,
             listeners: listen::Listeners::default(),
             tasks,
+            relay_tag: crate::relay::new_tag(),
         })
+    }
+
+    /// This engine's tag in the ids of its requests to clients of shared sessions.
+    pub fn relay_tag(&self) -> &Arc<str> {
+        &self.relay_tag
     }
 
     /// Tasks of stateless requests.

@@ -298,6 +298,15 @@ impl Service {
         }
     }
 
+    /// A session of this process; shared with the others (see [`crate::relay`]) when sessions are stored.
+    fn new_session(&self, id: String) -> Arc<HttpSession> {
+        let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock());
+        if self.config.session_store.is_some() {
+            session.core.share(&session.id, self.engine.bus().clone(), self.engine.relay_tag().clone());
+        }
+        session
+    }
+
     /// A session another process created, rebuilt here from its stored record.
     async fn adopt(&self, id: &str) -> Result<Arc<HttpSession>, SessionMissing> {
         let Some(store) = &self.config.session_store else { return Err(SessionMissing::Unknown) };
@@ -309,8 +318,7 @@ impl Service {
                 return Err(SessionMissing::StoreDown);
             }
         };
-        let session =
-            HttpSession::new(id.to_owned(), self.dispatcher.clone(), self.config.limits(), self.registry.clock());
+        let session = self.new_session(id.to_owned());
         if let Err(e) = session.core.restore(&record) {
             tracing::warn!(error = %e, "a stored session record cannot be used");
             return Err(SessionMissing::Unknown);
@@ -393,7 +401,7 @@ impl Service {
         if let Some(prefix) = &self.config.session_id_prefix {
             id.insert_str(0, prefix);
         }
-        let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock());
+        let session = self.new_session(id);
         self.post_to_session(session, body, frame, true).await
     }
 

@@ -2,6 +2,10 @@
 //! serve one client's session; what one records, the other adopts.
 
 use super::stack::McpService;
+use crate::bus::{Bus, LocalBus};
+use crate::engine::{Engine, ServerConfig};
+use crate::registry::Tool;
+use crate::session::{Call, Dispatcher, ReplyOutcome};
 use crate::store::{MemorySessionStore, SessionStore, StoreError};
 use crate::testing::DownStore;
 use bytes::Bytes;
@@ -94,4 +98,61 @@ async fn a_store_that_is_down_is_a_clear_503() {
         post(&svc, request(2, "tools/list", json!({})), Some("0123456789abcdef0123456789abcdef")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["id"], 2);
+}
+
+/// Calls wait here for the test to answer them; the client's answers to their requests are recorded.
+#[derive(Default)]
+struct Asker {
+    calls: std::sync::Mutex<Vec<Arc<Call>>>,
+    replies: std::sync::Mutex<Vec<(u64, ReplyOutcome)>>,
+}
+
+impl Dispatcher for Asker {
+    fn call(&self, call: Arc<Call>, _: Value) {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call);
+    }
+    fn cancel(&self, _: &Arc<Call>) {}
+    fn closed(&self) {}
+    fn reply(&self, key: u64, outcome: ReplyOutcome) {
+        self.replies.lock().unwrap_or_else(|p| p.into_inner()).push((key, outcome));
+    }
+}
+
+#[tokio::test]
+async fn an_answer_that_reaches_another_process_is_relayed_to_the_one_that_asked() {
+    let (store, bus): (Arc<dyn SessionStore>, Arc<dyn Bus>) = (Arc::new(MemorySessionStore::new()), LocalBus::new());
+    let process = |dispatcher: Arc<Asker>| {
+        let config = ServerConfig::new(json!({"name": "t", "version": "1"}));
+        let engine = Engine::with_bus(config, bus.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let tool = Tool::new(1, r#"{"name":"ask","inputSchema":{"type":"object"}}"#, None);
+        engine.add_tool(tool.unwrap_or_else(|e| panic!("{e}")));
+        crate::testing::endpoint_on(Arc::new(engine), dispatcher, Some(store.clone()))
+    };
+    let (asked_a, asked_b) = (Arc::new(Asker::default()), Arc::new(Asker::default()));
+    let (a, b) = (process(asked_a.clone()), process(asked_b.clone()));
+    let id = open(&a).await;
+
+    // A call on A asks the client for its roots (its POST's answer turns into an SSE stream).
+    let (a2, id2) = (a.clone(), id.clone());
+    let running =
+        tokio::spawn(async move { post(&a2, request(2, "tools/call", json!({"name": "ask"})), Some(&id2)).await });
+    let call = loop {
+        if let Some(call) = asked_a.calls.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            break call;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    };
+    let request_id = call.request("roots/list", b"{}", 77).unwrap_or_else(|e| panic!("{e}"));
+    assert!(request_id.starts_with('"') && request_id.len() > 10, "a tagged string id: {request_id}");
+
+    // The client's answer lands on B, which does not hold the call: it reaches A.
+    let answer: Value =
+        serde_json::from_str(&format!(r#"{{"jsonrpc":"2.0","id":{request_id},"result":{{"roots":[]}}}}"#))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(post(&b, answer, Some(&id)).await.0, StatusCode::ACCEPTED);
+    let replies = std::mem::take(&mut *asked_a.replies.lock().unwrap_or_else(|p| p.into_inner()));
+    assert_eq!(replies, vec![(77, ReplyOutcome::Result(br#"{"roots":[]}"#.to_vec()))]);
+    assert!(asked_b.replies.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
+    call.respond(br#"{"content":[]}"#);
+    drop(running);
 }
