@@ -1,0 +1,180 @@
+//! Task records: one string per record, `P task:O:<task id>`, and per owner a sorted set of its task ids scored
+//! by a creation sequence, `P tasks:O` (with `O` the owner as `<its length>:<owner>`), for `list` in creation
+//! order. A record whose key expired leaves its id in the set until a `list` or the set's own expiry prunes it.
+
+use super::{decode, encode, Redis, RedisOptions};
+use crate::store::{StoreError, StoreFuture, TaskRecord, TaskStore};
+use redis::Script;
+use std::sync::{Arc, LazyLock};
+
+/// Puts a record. A record already there keeps its expiry and place (`KEEPTTL`); a new one takes the next
+/// creation sequence, expires `ttl` from now, and the owner's set is kept at least as long.
+static PUT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+  return 0
+end
+local ttl = tonumber(ARGV[2])
+if ttl <= 0 then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return 0
+end
+local seq = redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], seq, ARGV[3])
+if redis.call('PTTL', KEYS[2]) < ttl then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return 1
+",
+    )
+});
+
+/// A page of the owner's live tasks after the cursor (ARGV[3], when ARGV[2] is '1'), at most ARGV[4], as
+/// `{'ok', more, records...}` (`more` '1' when live tasks follow the page), or `{'unknown'}` when the owner has
+/// live tasks but not the cursor. Ids whose records expired are pruned on the way.
+static LIST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local prefix, cursor, limit = ARGV[1], ARGV[3], tonumber(ARGV[4])
+local seeking = ARGV[2] == '1'
+local alive, page, more = 0, {}, '0'
+for _, id in ipairs(ids) do
+  local key = prefix .. id
+  if seeking then
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('ZREM', KEYS[1], id)
+    else
+      alive = alive + 1
+      if id == cursor then seeking = false end
+    end
+  elseif #page < limit then
+    local record = redis.call('GET', key)
+    if record then page[#page + 1] = record else redis.call('ZREM', KEYS[1], id) end
+  elseif redis.call('EXISTS', key) == 1 then
+    more = '1'
+    break
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+if seeking and alive > 0 then
+  return {'unknown'}
+end
+local out = {'ok', more}
+for _, record in ipairs(page) do out[#out + 1] = record end
+return out
+",
+    )
+});
+
+/// Task records on Redis.
+#[derive(Clone)]
+pub struct RedisTaskStore {
+    redis: Redis,
+    prefix: Arc<str>,
+}
+
+impl RedisTaskStore {
+    pub(super) fn new(redis: Redis, options: &RedisOptions) -> RedisTaskStore {
+        RedisTaskStore { redis, prefix: options.prefix.as_str().into() }
+    }
+
+    /// The owner as it appears in keys.
+    fn owner_tag(owner: &str) -> String {
+        format!("{}:{owner}", owner.len())
+    }
+
+    /// What an owner's record keys start with.
+    fn records_of(&self, owner: &str) -> String {
+        format!("{}task:{}:", self.prefix, Self::owner_tag(owner))
+    }
+
+    fn index(&self, owner: &str) -> String {
+        format!("{}tasks:{}", self.prefix, Self::owner_tag(owner))
+    }
+
+    fn sequence(&self) -> String {
+        format!("{}task-seq", self.prefix)
+    }
+}
+
+impl TaskStore for RedisTaskStore {
+    /// The `PUT` script: one round trip.
+    fn put(&self, record: TaskRecord) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let json = encode(&record)?;
+            let mut put = PUT.prepare_invoke();
+            put.key(format!("{}{}", self.records_of(&record.owner), record.task_id))
+                .key(self.index(&record.owner))
+                .key(self.sequence())
+                .arg(json)
+                .arg(record.ttl_ms.min(1 << 45))
+                .arg(&record.task_id);
+            self.redis.invoke::<i64>(&put).await.map(|_| ())
+        })
+    }
+
+    /// `GET` of the record's key (the owner is part of it: another owner's task is not found).
+    fn get<'a>(&'a self, owner: &'a str, task_id: &'a str) -> StoreFuture<'a, Option<TaskRecord>> {
+        Box::pin(async move {
+            let key = format!("{}{task_id}", self.records_of(owner));
+            let raw: Option<Vec<u8>> = self.redis.query(redis::cmd("GET").arg(&key)).await?;
+            raw.map(|raw| decode("a task record", &key, &raw)).transpose()
+        })
+    }
+
+    /// The `LIST` script: one round trip, the owner's ids walked in order on the server and only the page's
+    /// records sent back. An unknown cursor is refused (as [`StoreError::Corrupt`], as the memory store does).
+    fn list<'a>(
+        &'a self,
+        owner: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, (Vec<TaskRecord>, Option<String>)> {
+        Box::pin(async move {
+            let index = self.index(owner);
+            let mut list = LIST.prepare_invoke();
+            list.key(&index)
+                .arg(self.records_of(owner))
+                .arg(if cursor.is_some() { "1" } else { "0" })
+                .arg(cursor.unwrap_or(""))
+                .arg(limit.max(1));
+            let answer: Vec<Vec<u8>> = self.redis.invoke(&list).await?;
+            let mut answer = answer.into_iter();
+            match (answer.next().as_deref(), answer.next().as_deref()) {
+                (Some(b"ok"), Some(more)) => {
+                    let page =
+                        answer
+                            .map(|raw| decode::<TaskRecord>("a task record", &index, &raw))
+                            .collect::<Result<Vec<_>, _>>()?;
+                    let next = if more == b"1" { page.last().map(|r| r.task_id.clone()) } else { None };
+                    Ok((page, next))
+                }
+                (Some(b"unknown"), None) => {
+                    Err(StoreError::Corrupt(format!("unknown cursor {:?}", cursor.unwrap_or(""))))
+                }
+                _ => Err(StoreError::Corrupt(format!("an unexpected answer to listing {index:?}"))),
+            }
+        })
+    }
+
+    /// `MULTI; DEL record; ZREM index id; EXEC`: one round trip; true when the record was there.
+    fn remove<'a>(&'a self, owner: &'a str, task_id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("DEL")
+                .arg(format!("{}{task_id}", self.records_of(owner)))
+                .cmd("ZREM")
+                .arg(self.index(owner))
+                .arg(task_id)
+                .ignore();
+            let (removed,): (i64,) = self.redis.query_pipe(&pipe).await?;
+            Ok(removed > 0)
+        })
+    }
+}
