@@ -9,7 +9,7 @@
 //!
 //! Notifications between processes are the bus's business ([`crate::bus`]).
 //!
-//! [`redis`] has the implementations on Redis, for several processes sharing one Redis.
+//! [`redis`] has the implementations on Redis (and the bus's), for several processes sharing one Redis.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};

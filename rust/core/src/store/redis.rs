@@ -1,5 +1,6 @@
 //! The stores on Redis, for several processes (on one machine or many) serving the same clients: session
-//! records, the events of resumable SSE streams and task records, in one Redis database under one key prefix.
+//! records, the events of resumable SSE streams and task records, in one Redis database under one key prefix;
+//! and [`RedisBus`], which carries the notification bus's notices between the processes over Redis pub/sub.
 //!
 //! One [`RedisStores`] holds one connection (redis-rs's `ConnectionManager`: multiplexed, shared by the three
 //! stores, reconnected after it is lost). Every operation is bounded: it answers within `connect_timeout +
@@ -18,11 +19,14 @@
 //! | `P task:O:<task id>` | string | a [`TaskRecord`] as JSON | `ttl_ms` after the first put |
 //! | `P tasks:O` | sorted set | the owner's task ids, scored by creation sequence | the longest-lived of its records |
 //! | `P task-seq` | string | the creation sequence (`INCR`) | none |
+//! | `P bus` | channel | the bus's notices ([`RedisBus`]) | |
 //!
-//! Multi-key operations are atomic (a `MULTI`/`EXEC` pipeline or a Lua script), and each takes one round trip.
-//! The scripts name keys they build from a prefix, so the stores need one Redis (or a primary with replicas), not
-//! a Redis Cluster.
+//! Multi-key operations are atomic (a `MULTI`/`EXEC` pipeline or a Lua script), and each takes one round trip
+//! (the first run of a script on a Redis takes two more: `EVALSHA` is answered `NOSCRIPT`, and the script is
+//! loaded). The scripts name keys they build from a prefix, so the stores need one Redis 6.0 or later (`SET
+//! KEEPTTL`), or a primary with replicas, not a Redis Cluster.
 
+mod bus;
 mod events;
 mod sessions;
 mod tasks;
@@ -32,6 +36,7 @@ pub(crate) mod server;
 #[cfg(test)]
 mod tests;
 
+pub use bus::RedisBus;
 pub use events::RedisEventStore;
 pub use sessions::RedisSessionStore;
 pub use tasks::RedisTaskStore;
@@ -45,12 +50,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where the Redis stores connect, and how they behave.
+/// Where the Redis stores and bus connect, and how they behave.
 #[derive(Clone, Debug)]
 pub struct RedisOptions {
     /// `redis://[[user]:password@]host[:port][/db]` (or `redis+unix:///path`); `?protocol=resp3` may follow.
     pub url: String,
-    /// Put before every key, so that several servers (or other programs) can share one
+    /// Put before every key and the bus's channel, so that several servers (or other programs) can share one
     /// database. Default `ferromcp:`.
     pub prefix: String,
     /// How long one connection attempt may take. Default 1 s.

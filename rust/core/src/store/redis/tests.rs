@@ -4,8 +4,10 @@
 
 use super::server::RedisServer;
 use super::*;
+use crate::bus::{Bus, Notice, Receiver};
 use crate::store::tests::{event, event_store_semantics, record, session_store_semantics, task, task_store_semantics};
 use crate::store::{EventStore, SessionRecord, SessionStore, TaskStore};
+use std::sync::Mutex;
 use std::time::Instant;
 
 fn options(server: &RedisServer) -> RedisOptions {
@@ -226,4 +228,123 @@ fn passwords_stay_out_of_messages() {
     assert_eq!(millis(Duration::from_micros(1500)), 2);
     assert_eq!(millis(Duration::ZERO), 0);
     assert_eq!(millis(Duration::MAX), 1 << 45);
+}
+
+// -- the bus ----------------------------------------------------------------------------------------------------
+
+/// Counts what it is delivered.
+#[derive(Default)]
+struct Tally(Mutex<Vec<Notice>>);
+
+impl Receiver for Tally {
+    fn deliver(&self, notice: &Notice, _: &[u8]) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(notice.clone());
+        true
+    }
+}
+
+impl Tally {
+    fn got(&self) -> Vec<Notice> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A bus (a "process") with one receiver.
+fn process(server: &RedisServer) -> (Arc<RedisBus>, Arc<Tally>) {
+    let bus = RedisBus::start(&options(server), &tokio::runtime::Handle::current()).unwrap_or_else(|e| panic!("{e}"));
+    let tally = Arc::new(Tally::default());
+    let receiver: Arc<dyn Receiver> = tally.clone();
+    bus.join(Arc::downgrade(&receiver));
+    (bus, tally)
+}
+
+/// Waits until `n` connections are subscribed to the bus's channel.
+async fn subscribed(con: &mut redis::aio::MultiplexedConnection, n: i64) {
+    let start = Instant::now();
+    loop {
+        let (_, count): (String, i64) = run(con, &["PUBSUB", "NUMSUB", "ferromcp:bus"]).await;
+        if count >= n {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{count} of {n} buses subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until `tally` has `n` notices (and a little longer, to see that no more come).
+async fn settles(tally: &Tally, n: usize) -> Vec<Notice> {
+    let start = Instant::now();
+    while tally.got().len() < n && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tally.got()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_reach_the_other_processes_once() {
+    let server = RedisServer::start();
+    let mut con = raw(&server).await;
+    let (a, a_got) = process(&server);
+    let (b, b_got) = process(&server);
+    assert_ne!(a.origin(), b.origin());
+    subscribed(&mut con, 2).await;
+
+    assert_eq!(a.publish(Notice::ToolsChanged), 1, "delivered locally at once");
+    assert_eq!(a_got.got(), [Notice::ToolsChanged]);
+    assert_eq!(settles(&b_got, 1).await, [Notice::ToolsChanged]);
+    assert_eq!(a_got.got(), [Notice::ToolsChanged], "a process does not hear its own notice twice");
+
+    let updated = Notice::ResourceUpdated("file:///a".into());
+    b.publish(updated.clone());
+    assert_eq!(settles(&a_got, 2).await, [Notice::ToolsChanged, updated.clone()]);
+    assert_eq!(b_got.got(), [Notice::ToolsChanged, updated.clone()]);
+
+    // Messages it cannot read are ignored, and the bus goes on.
+    let _: i64 = run(&mut con, &["PUBLISH", "ferromcp:bus", "not json"]).await;
+    let _: i64 = run(&mut con, &["PUBLISH", "ferromcp:bus", r#"{"origin":"x","notice":"FromTheFuture"}"#]).await;
+    let _: i64 = run(&mut con, &["PUBLISH", "ferromcp:bus", r#"{"origin":"x","notice":"PromptsChanged"}"#]).await;
+    assert_eq!(settles(&a_got, 3).await, [Notice::ToolsChanged, updated.clone(), Notice::PromptsChanged]);
+    assert_eq!(b_got.got().len(), 3);
+
+    drop(b);
+    a.publish(Notice::ResourcesChanged);
+    assert_eq!(settles(&a_got, 4).await.len(), 4);
+    assert_eq!(b_got.got().len(), 3, "a dropped bus delivers no more");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bus_survives_a_redis_restart() {
+    let mut server = RedisServer::start();
+    let (a, a_got) = process(&server);
+    let (_b, b_got) = process(&server);
+    subscribed(&mut raw(&server).await, 2).await;
+    server.kill();
+    a.publish(Notice::ToolsChanged);
+    assert_eq!(a_got.got(), [Notice::ToolsChanged], "local delivery goes on while Redis is down");
+    server.restart();
+    subscribed(&mut raw(&server).await, 2).await;
+    // The publisher reconnects on its own; the first notices may still meet the lost connection.
+    let start = Instant::now();
+    while b_got.got().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no notice reached the other process after the restart");
+        a.publish(Notice::PromptsChanged);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The notice published while Redis was down may have waited in the queue for it, and arrived once.
+    let early = b_got.got().iter().filter(|n| **n == Notice::ToolsChanged).count();
+    assert!(early <= 1, "{:?}", b_got.got());
+}
+
+#[tokio::test]
+async fn the_bus_keepalive_is_answered_while_subscribed() {
+    let server = RedisServer::start();
+    let client = redis::Client::open(server.url()).unwrap_or_else(|e| panic!("{e}"));
+    let mut pubsub = client.get_async_pubsub().await.unwrap_or_else(|e| panic!("{e}"));
+    pubsub.subscribe("ferromcp:bus").await.unwrap_or_else(|e| panic!("{e}"));
+    let (mut sink, _messages) = pubsub.split();
+    for _ in 0..2 {
+        let ping = tokio::time::timeout(Duration::from_secs(1), sink.ping::<redis::Value>()).await;
+        assert!(matches!(ping, Ok(Ok(_))), "{ping:?}");
+    }
 }
