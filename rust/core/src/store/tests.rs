@@ -185,6 +185,24 @@ pub(super) async fn task_store_semantics(store: &dyn TaskStore) -> Result<(), St
     assert_eq!(ids(&store.list("carol", None, 10).await?.0), ["second", "short"]);
     store.put(task("dave", "none", 0)).await?;
     assert_eq!(store.get("dave", "none").await?, None, "a task with no time to live is dead at once");
+
+    // Pages skip the tasks that expired between them, however many in a row.
+    for i in 0..9 {
+        let ttl = if [1, 2, 3, 6].contains(&i) { 30 } else { 60_000 };
+        store.put(task("erin", &format!("e{i}"), ttl)).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = store.list("erin", cursor.as_deref(), 2).await?;
+        pages.push(ids(&page).join(","));
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, ["e0,e4", "e5,e7", "e8"]);
     Ok(())
 }
 

@@ -33,39 +33,46 @@ return 1
 });
 
 /// A page of the owner's live tasks after the cursor (ARGV[3], when ARGV[2] is '1'), at most ARGV[4], as
-/// `{'ok', more, records...}` (`more` '1' when live tasks follow the page), or `{'unknown'}` when the owner has
-/// live tasks but not the cursor. Ids whose records expired are pruned on the way.
+/// `{'ok', more, records...}` (`more` '1' when live tasks follow the page), or `{'unknown'}` when the cursor is
+/// no live task of the owner's but others are. Resumes at the cursor's score (no walk from the start); ids whose
+/// records expired are pruned as they are met.
 static LIST: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local prefix, cursor, limit = ARGV[1], ARGV[3], tonumber(ARGV[4])
-local seeking = ARGV[2] == '1'
-local alive, page, more = 0, {}, '0'
-for _, id in ipairs(ids) do
-  local key = prefix .. id
-  if seeking then
-    if redis.call('EXISTS', key) == 0 then
-      redis.call('ZREM', KEYS[1], id)
-    else
-      alive = alive + 1
-      if id == cursor then seeking = false end
+local index, prefix, cursor, limit = KEYS[1], ARGV[1], ARGV[3], tonumber(ARGV[4])
+local from = '-inf'
+if ARGV[2] == '1' then
+  local score = redis.call('ZSCORE', index, cursor)
+  if not score or redis.call('EXISTS', prefix .. cursor) == 0 then
+    redis.call('ZREM', index, cursor)
+    for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+      if redis.call('EXISTS', prefix .. id) == 1 then return {'unknown'} end
+      redis.call('ZREM', index, id)
     end
-  elseif #page < limit then
-    local record = redis.call('GET', key)
-    if record then page[#page + 1] = record else redis.call('ZREM', KEYS[1], id) end
-  elseif redis.call('EXISTS', key) == 1 then
-    more = '1'
-    break
-  else
-    redis.call('ZREM', KEYS[1], id)
+    return {'ok', '0'}
+  end
+  from = '(' .. score
+end
+local out, taken, more = {'ok', '0'}, 0, false
+while not more do
+  local batch = redis.call('ZRANGEBYSCORE', index, from, '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1)
+  if #batch == 0 then break end
+  for i = 1, #batch, 2 do
+    local id = batch[i]
+    from = '(' .. batch[i + 1]
+    local record = redis.call('GET', prefix .. id)
+    if not record then
+      redis.call('ZREM', index, id)
+    elseif taken < limit then
+      taken = taken + 1
+      out[#out + 1] = record
+    else
+      more = true
+      break
+    end
   end
 end
-if seeking and alive > 0 then
-  return {'unknown'}
-end
-local out = {'ok', more}
-for _, record in ipairs(page) do out[#out + 1] = record end
+if more then out[2] = '1' end
 return out
 ",
     )
@@ -127,8 +134,8 @@ impl TaskStore for RedisTaskStore {
         })
     }
 
-    /// The `LIST` script: one round trip, the owner's ids walked in order on the server and only the page's
-    /// records sent back. An unknown cursor is refused (as [`StoreError::Corrupt`], as the memory store does).
+    /// The `LIST` script: one round trip, the page found on the server from the cursor's place in the owner's
+    /// sorted set, and only its records sent back. An unknown cursor is refused (as [`StoreError::Corrupt`], as the memory store does).
     fn list<'a>(
         &'a self,
         owner: &'a str,
