@@ -8,7 +8,7 @@ SHELL := bash
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install dev build check test test-rust test-python test-wheel wheel lint format conformance bench bench-smoke bench-micro bench-instructions valgrind wrk loadtest clean
+.PHONY: help demo install dev build check test test-rust test-python test-wheel wheel lint format conformance bench bench-smoke bench-micro bench-instructions valgrind wrk redis loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ dev: $(PY) ## install the dev tooling and build the extension in place (release)
 build: $(PY) ## rebuild the extension in place after a Rust change
 	$(PY) -m maturin develop --release --quiet
 
-check: $(PY) ## the fast inner loop: a quick (non-LTO) build, then the Rust and Python tests; no lint, conformance, wheel or benchmarks
+check: $(PY) redis ## the fast inner loop: a quick (non-LTO) build, then the Rust and Python tests; no lint, conformance, wheel or benchmarks
 	$(PY) -m pip install --quiet --group dev
 	$(PY) -m maturin develop --profile quick --quiet
 	cargo test --workspace --quiet
@@ -42,7 +42,7 @@ check: $(PY) ## the fast inner loop: a quick (non-LTO) build, then the Rust and 
 
 test: dev lint bench-smoke conformance test-wheel test-rust test-python ## install the dev tooling and run every check and test
 
-test-rust: ## Rust unit tests (no Python needed)
+test-rust: redis ## Rust unit tests (no Python needed; the Redis store tests run their own redis-server)
 	cargo test --workspace --quiet
 
 test-python: ## the Python test suite (interop through the official MCP client); benchmarks run once, untimed
@@ -83,6 +83,9 @@ bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side
 bench-smoke: ## short runs of the stdio and HTTP benchmarks, to keep them working (numbers not asserted)
 	$(PY) benches/stdio_bench.py --quick
 	$(PY) loadtests/run_http_bench.py --quick --no-wrk
+
+redis: ## install redis-server (Debian's package) for the Redis store tests, if missing
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
 
 wrk: ## install wrk (Debian's package) for the HTTP ceiling benchmark, if missing
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

@@ -3,14 +3,18 @@
 //!
 //! Receivers are legacy sessions today (each takes what its protocol state asks for: list changes once
 //! initialized, resource updates for the URIs it subscribed to) and, in the stateless era, `subscriptions/listen`
-//! streams. The in-memory `LocalBus` reaches this process's receivers; an out-of-process bus (Redis) publishes to
-//! the other processes too, whose buses deliver to theirs. `publish` never blocks on delivery.
+//! streams. The in-memory `LocalBus` reaches this process's receivers; an out-of-process bus
+//! ([`crate::store::redis::RedisBus`]) publishes to the other processes too, whose buses deliver to theirs.
+//! `publish` never blocks on delivery.
 
 use crate::jsonrpc;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, Weak};
 
-/// Something receivers may need to hear about.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Something receivers may need to hear about. Serialized (as JSON between processes, by serde's externally
+/// tagged form: `"ToolsChanged"`, `{"ResourceUpdated":"file:///a"}`) for out-of-process buses; a process that
+/// does not know a variant another one sends ignores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Notice {
     ToolsChanged,
     PromptsChanged,

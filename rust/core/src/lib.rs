@@ -14,7 +14,8 @@
 //! - [`error`]: protocol errors as values (`McpError`).
 //! - [`request_state`]: sealed MRTR `requestState` (XChaCha20-Poly1305 under a key ring, bound to the request).
 //! - [`store`]: storage seams (session records, SSE events, task records) as async traits, with in-memory
-//!   implementations; what several processes serving the same clients share.
+//!   implementations and Redis ones (with the bus across processes, `store::redis`); what several processes
+//!   serving the same clients share.
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 

@@ -8,6 +8,8 @@
 //! state, or (throttled) to keep a record alive. Without a store configured, nothing here runs at all.
 //!
 //! Notifications between processes are the bus's business ([`crate::bus`]).
+//!
+//! [`redis`] has the implementations on Redis (and the bus's), for several processes sharing one Redis.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+pub mod redis;
 
 /// What a store operation returns: a future that may run on another thread (the store is shared).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
