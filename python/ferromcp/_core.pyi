@@ -143,6 +143,8 @@ class HttpServer:
         reuse_port: bool = False,
         worker_id: str | None = None,
         session_id_prefix: str | None = None,
+        redis_url: str | None = None,
+        redis_prefix: str | None = None,
     ) -> HttpServer: ...
     @property
     def host(self) -> str: ...

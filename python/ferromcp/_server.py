@@ -67,6 +67,13 @@ class HttpOptions(TypedDict, total=False):
     reuse_port: bool
     """Bind with SO_REUSEPORT, so several processes serve one port (`run(..., workers=N)` sets it for its
     workers). Default False."""
+    redis_url: str | None
+    """`redis://host:port/db`: share legacy sessions, notifications (list changes, resource updates, listen
+    streams, task status, answers to requests to the client) and task records with every process using the same
+    Redis and prefix, so any worker or machine serves any request. Checked at start. Default None (this process
+    only)."""
+    redis_prefix: str | None
+    """Put before every Redis key and the bus channel (several deployments on one Redis). Default `ferromcp:`."""
     session_id_prefix: str | None
     """Put before every session id this process mints (1-32 letters, digits, `-`, `_`, `.`), so a load
     balancer can send a session's requests to the replica that holds it (see `deploy/nginx`). Default None."""

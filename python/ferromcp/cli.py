@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -59,6 +60,13 @@ def main(argv: list[str] | None = None) -> None:
         "--session-id-prefix",
         help="HTTP: put this before every session id (route sessions to this replica at a load balancer)",
     )
+    run.add_argument(
+        "--redis-url",
+        default=os.environ.get("FERROMCP_REDIS_URL"),
+        help="HTTP: share sessions, notifications and tasks through this Redis, e.g. redis://127.0.0.1:6379/0 "
+        "(default: $FERROMCP_REDIS_URL)",
+    )
+    run.add_argument("--redis-prefix", help="HTTP: Redis key prefix (default ferromcp:)")
     args = parser.parse_args(argv)
     server = load_server(args.target)
     if args.transport == "stdio":
@@ -67,4 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         options: dict[str, object] = {"json_response": True} if args.json_response else {}
         if args.session_id_prefix:
             options["session_id_prefix"] = args.session_id_prefix
+        if args.redis_url:
+            options["redis_url"] = args.redis_url
+        if args.redis_prefix:
+            options["redis_prefix"] = args.redis_prefix
         server.run("http", host=args.host, port=args.port, path=args.path, workers=args.workers, **options)

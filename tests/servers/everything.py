@@ -499,6 +499,8 @@ if __name__ == "__main__":
             options["json_response"] = True
         if "--workers" in sys.argv:
             options["workers"] = int(sys.argv[sys.argv.index("--workers") + 1])
+        if "--redis-url" in sys.argv:
+            options["redis_url"] = sys.argv[sys.argv.index("--redis-url") + 1]
         server.run("http", host="127.0.0.1", port=int(sys.argv[2]), **options)
     else:
         server.run()

@@ -3,6 +3,7 @@
 use crate::engine::Engine;
 use crate::queue::Queue;
 use ferromcp_core::http::{valid_session_id_prefix, HttpConfig, HttpServer as CoreHttpServer};
+use ferromcp_core::store::redis::RedisOptions;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -36,7 +37,7 @@ impl HttpServer {
         session_idle_timeout=1800.0, max_in_flight_per_session=64, replay_buffer_events=256,
         max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), allowed_hosts=None,
         allowed_origins=None, allow_delete=true, io_threads=1, reuse_port=false, worker_id=None,
-        session_id_prefix=None
+        session_id_prefix=None, redis_url=None, redis_prefix=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -60,6 +61,8 @@ impl HttpServer {
         reuse_port: bool,
         worker_id: Option<String>,
         session_id_prefix: Option<String>,
+        redis_url: Option<String>,
+        redis_prefix: Option<String>,
     ) -> PyResult<Self> {
         if let Some(prefix) = session_id_prefix.as_deref().filter(|p| !valid_session_id_prefix(p)) {
             return Err(PyValueError::new_err(format!(
@@ -87,6 +90,13 @@ impl HttpServer {
             reuse_port,
             worker_id,
             session_id_prefix,
+            redis: redis_url.map(|url| {
+                let mut options = RedisOptions::new(url);
+                if let Some(prefix) = redis_prefix {
+                    options.prefix = prefix;
+                }
+                options
+            }),
         };
         let queue = Queue::new()?;
         let server = CoreHttpServer::start(engine.inner.clone(), queue.clone(), config)

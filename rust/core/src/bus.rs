@@ -9,7 +9,7 @@
 
 use crate::jsonrpc;
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// Something receivers may need to hear about. Serialized (as JSON between processes, by serde's externally
 /// tagged form: `"ToolsChanged"`, `{"ResourceUpdated":"file:///a"}`) for out-of-process buses; a process that
@@ -48,6 +48,9 @@ pub enum Notice {
         result: Option<String>,
         error: Option<String>,
     },
+    /// A shared session's state changed in one process (its log level or subscriptions): the other processes
+    /// holding a copy take it on.
+    SessionChanged(crate::store::SessionRecord),
 }
 
 impl Notice {
@@ -59,7 +62,10 @@ impl Notice {
             Notice::ResourcesChanged => "notifications/resources/list_changed",
             Notice::ResourceUpdated(_) => "notifications/resources/updated",
             Notice::TaskStatus { .. } => "notifications/tasks",
-            Notice::CancelTask { .. } | Notice::TaskInput { .. } | Notice::ClientReply { .. } => return None,
+            Notice::CancelTask { .. }
+            | Notice::TaskInput { .. }
+            | Notice::ClientReply { .. }
+            | Notice::SessionChanged(_) => return None,
         })
     }
 
@@ -138,6 +144,54 @@ impl Bus for LocalBus {
     }
 }
 
+/// An engine's bus: the process's own [`LocalBus`] until a shared one (Redis) takes its place when serving
+/// starts. What joined before the switch is joined to the new bus too, so holders of the slot never notice.
+pub struct BusSlot {
+    current: RwLock<Arc<dyn Bus>>,
+    /// Everything that joined, for a switch (pruned of dropped receivers as it grows).
+    joined: Mutex<Vec<Weak<dyn Receiver>>>,
+}
+
+impl BusSlot {
+    pub fn new(bus: Arc<dyn Bus>) -> Arc<BusSlot> {
+        Arc::new(BusSlot { current: RwLock::new(bus), joined: Mutex::new(Vec::new()) })
+    }
+
+    /// Puts `bus` in place of the current one; receivers joined so far join it.
+    pub fn switch_to(&self, bus: Arc<dyn Bus>) {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+        joined.retain(|w| w.strong_count() > 0);
+        for receiver in joined.iter() {
+            bus.join(receiver.clone());
+        }
+        *current = bus;
+    }
+
+    fn current(&self) -> Arc<dyn Bus> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Bus for BusSlot {
+    fn publish(&self, notice: Notice) -> usize {
+        self.current().publish(notice)
+    }
+
+    fn join(&self, receiver: Weak<dyn Receiver>) {
+        // Under the read lock: a switch cannot slip between recording the receiver and joining it.
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+            if joined.len() % 256 == 255 {
+                joined.retain(|w| w.strong_count() > 0);
+            }
+            joined.push(receiver.clone());
+        }
+        current.join(receiver);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +238,20 @@ mod tests {
         );
         assert_eq!(got[1]["params"], serde_json::json!({"uri": "file:///a"}));
         assert_eq!(b.got.lock().unwrap_or_else(|p| p.into_inner()).len(), 1);
+    }
+
+    #[test]
+    fn a_switched_slot_keeps_its_receivers() {
+        let slot = BusSlot::new(LocalBus::new());
+        let early = watcher("x");
+        let as_receiver: Arc<dyn Receiver> = early.clone();
+        slot.join(Arc::downgrade(&as_receiver));
+        assert_eq!(slot.publish(Notice::ToolsChanged), 1);
+        let shared = LocalBus::new();
+        slot.switch_to(shared.clone());
+        assert_eq!(shared.publish(Notice::PromptsChanged), 1, "the early receiver joined the new bus");
+        assert_eq!(slot.publish(Notice::ResourcesChanged), 1, "the slot publishes on the new bus");
+        assert_eq!(early.got.lock().unwrap_or_else(|p| p.into_inner()).len(), 3);
     }
 
     #[test]

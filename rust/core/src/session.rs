@@ -244,6 +244,15 @@ impl Receiver for Session {
             return RequestId::from_raw(raw)
                 .is_some_and(|id| self.resolve_here(&id, result.as_deref(), error.as_deref()));
         }
+        if let Notice::SessionChanged(record) = notice {
+            if self.relay.get().is_none_or(|r| r.session_id != record.id) {
+                return false;
+            }
+            if let Err(e) = self.restore(record) {
+                tracing::warn!(error = %e, "ignoring another process's unusable session state");
+            }
+            return true;
+        }
         {
             let state = self.state();
             let wanted = state.version.is_some()
@@ -254,7 +263,8 @@ impl Receiver for Session {
                     Notice::TaskStatus { .. }
                     | Notice::CancelTask { .. }
                     | Notice::TaskInput { .. }
-                    | Notice::ClientReply { .. } => false,
+                    | Notice::ClientReply { .. }
+                    | Notice::SessionChanged(_) => false,
                 };
             if !wanted {
                 return false;

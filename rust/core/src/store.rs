@@ -58,7 +58,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// What another process needs to serve a legacy session's requests: what `initialize` negotiated and what the
 /// client has set since. Serialized as JSON by out-of-process stores.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub id: String,
     /// The negotiated protocol version.

@@ -131,7 +131,10 @@ impl Listener {
             Notice::TaskStatus { owner, task_id, .. } => {
                 *owner == self.owner && self.task_ids.as_ref().is_some_and(|ids| ids.contains(task_id))
             }
-            Notice::CancelTask { .. } | Notice::TaskInput { .. } | Notice::ClientReply { .. } => false,
+            Notice::CancelTask { .. }
+            | Notice::TaskInput { .. }
+            | Notice::ClientReply { .. }
+            | Notice::SessionChanged(_) => false,
         }
     }
 

@@ -6,7 +6,7 @@
 //!   `completion`, `logging`; `tasks/*` are answered by [`crate::tasks`].
 //! - `batch`: JSON-RPC batches (2025-03-26 sessions).
 
-use crate::bus::{Bus, LocalBus, Notice, Receiver};
+use crate::bus::{Bus, BusSlot, LocalBus, Notice, Receiver};
 use crate::context::RequestCtx;
 use crate::error::{CoreError, McpError};
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
@@ -61,6 +61,8 @@ pub struct Engine {
     registry: RwLock<Arc<Registry>>,
     /// Where list changes and resource updates are published; sessions (and later listen streams) receive them.
     bus: Arc<dyn Bus>,
+    /// The same bus, switchable to a shared one ([`Engine::share_bus`]).
+    bus_slot: Arc<BusSlot>,
     /// What stateless results carry besides their own fields, per method.
     shapes: Shapes,
     /// How input-required request states are sealed.
@@ -105,6 +107,8 @@ impl Engine {
             None => KeyRing::random().map_err(|e| CoreError::Definition(e.to_string()))?,
         };
         let sealing = Arc::new(StateSealing { keys, ttl: config.request_state_ttl });
+        let slot = BusSlot::new(bus);
+        let bus: Arc<dyn Bus> = slot.clone();
         let tasks = Arc::new(task_ext::Tasks::new(bus.clone()));
         // The bus brings this engine the `tasks/update` and `tasks/cancel` other processes got for its tasks.
         let tasks_receiver: Arc<dyn Receiver> = tasks.clone();
@@ -113,12 +117,19 @@ impl Engine {
             config,
             registry: RwLock::new(Arc::new(registry)),
             bus,
+            bus_slot: slot,
             shapes,
             sealing,
             listeners: listen::Listeners::default(),
             tasks,
             relay_tag: crate::relay::new_tag(),
         })
+    }
+
+    /// Publishes on `bus` (one shared with other processes, such as the Redis bus) from now on; everything that
+    /// listens here so far listens there too. Called before serving.
+    pub fn share_bus(&self, bus: Arc<dyn Bus>) {
+        self.bus_slot.switch_to(bus);
     }
 
     /// This engine's tag in the ids of its requests to clients of shared sessions.

@@ -25,6 +25,7 @@ mod shared_sessions;
 
 use crate::engine::Engine;
 use crate::session::Dispatcher;
+use crate::store::redis::{RedisBus, RedisOptions, RedisStores};
 use crate::store::SessionStore;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -75,6 +76,11 @@ pub struct HttpConfig {
     /// Put before every session id this process mints, so a load balancer can route a session's requests to
     /// the replica that holds it by the `Mcp-Session-Id` prefix (see [`valid_session_id_prefix`]).
     pub session_id_prefix: Option<String>,
+    /// Shares state with the other processes serving the same clients through this Redis: legacy session
+    /// records (any process serves any session), the notification bus (list changes, resource updates, listen
+    /// streams, task status, answers to server→client requests) and task records. Connected at start: a Redis
+    /// that cannot be reached then is an error.
+    pub redis: Option<RedisOptions>,
 }
 
 /// A session id prefix keeps ids visible ASCII without separators a proxy could split on: letters, digits,
@@ -118,6 +124,7 @@ impl Default for HttpConfig {
             reuse_port: false,
             worker_id: None,
             session_id_prefix: None,
+            redis: None,
         }
     }
 }
@@ -173,6 +180,15 @@ impl HttpServer {
             .thread_name("ferromcp-http")
             .enable_all()
             .build()?;
+        let mut config = config;
+        if let Some(options) = config.redis.clone() {
+            let unavailable = |e: crate::store::StoreError| std::io::Error::other(format!("Redis: {e}"));
+            let stores = runtime.block_on(RedisStores::connect(options.clone())).map_err(unavailable)?;
+            engine.share_bus(RedisBus::start(&options, runtime.handle()).map_err(unavailable)?);
+            engine.attach_task_store(Arc::new(stores.tasks()), runtime.handle().clone());
+            config.session_store = Some(SharedSessionStore(Arc::new(stores.sessions())));
+            tracing::info!(prefix = %options.prefix, "sharing sessions, notifications and tasks through Redis");
+        }
         let listener = runtime.block_on(bind(&config.host, config.port, config.reuse_port))?;
         let local_addr = listener.local_addr()?;
         tracing::info!(%local_addr, path = %config.path, "serving Streamable HTTP");

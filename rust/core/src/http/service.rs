@@ -6,10 +6,12 @@ use super::sessions::{ActivityGuard, CreateError, HttpSession, SessionRegistry};
 use super::sink::{Answer, RequestSink};
 use super::sse::parse_event_id;
 use super::HttpConfig;
+use crate::bus::Notice;
 use crate::engine::Engine;
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST, PARSE_ERROR};
 use crate::protocol::{Feature, ProtocolVersion};
 use crate::session::{Dispatcher, Outbound};
+use crate::store::{SessionRecord, StoreError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
@@ -332,11 +334,11 @@ impl Service {
     }
 
     /// Writes the session's record to the store (after `initialize`, and after a request that changed it).
-    async fn store_session(&self, session: &HttpSession) -> Result<(), crate::store::StoreError> {
+    async fn store_session(&self, session: &HttpSession) -> Result<Option<SessionRecord>, StoreError> {
         let (Some(store), Some(record)) = (&self.config.session_store, session.core.record(&session.id)) else {
-            return Ok(());
+            return Ok(None);
         };
-        store.0.put(record, self.config.session_idle_timeout).await
+        store.0.put(record.clone(), self.config.session_idle_timeout).await.map(|()| Some(record))
     }
 
     /// Keeps the stored record alive while the session is used here: at most once per quarter of the idle
@@ -479,8 +481,13 @@ impl Service {
         };
         session.touch();
         if changes_record {
-            if let Err(e) = self.store_session(&session).await {
-                tracing::warn!(error = %e, "cannot store a session's new state; other processes keep the old one");
+            match self.store_session(&session).await {
+                // The processes holding a copy take the change on at once (the store has it for the others).
+                Ok(Some(record)) => drop(self.engine.bus().publish(Notice::SessionChanged(record))),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot store a session's new state; other processes keep the old one")
+                }
             }
         }
         if new {

@@ -156,3 +156,20 @@ async fn an_answer_that_reaches_another_process_is_relayed_to_the_one_that_asked
     call.respond(br#"{"content":[]}"#);
     drop(running);
 }
+
+#[tokio::test]
+async fn a_change_made_in_one_process_reaches_the_copies_in_the_others() {
+    let (store, bus): (Arc<dyn SessionStore>, Arc<dyn Bus>) = (Arc::new(MemorySessionStore::new()), LocalBus::new());
+    let process = || {
+        let config = ServerConfig::new(json!({"name": "t", "version": "1"}));
+        let engine = Engine::with_bus(config, bus.clone()).unwrap_or_else(|e| panic!("{e}"));
+        crate::testing::endpoint_on(Arc::new(engine), Arc::new(crate::testing::NoHandlers), Some(store.clone()))
+    };
+    let (a, b) = (process(), process());
+    let id = open(&a).await;
+    assert_eq!(post(&b, request(2, "tools/list", json!({})), Some(&id)).await.0, StatusCode::OK, "B adopts it");
+    let level = |svc: &McpService| svc.0.registry.get(&id).and_then(|s| s.core.record(&id)).and_then(|r| r.log_level);
+    assert_eq!(level(&b), None);
+    post(&a, request(3, "logging/setLevel", json!({"level": "error"})), Some(&id)).await;
+    assert_eq!(level(&b).as_deref(), Some("error"), "B's copy did not take the change on");
+}

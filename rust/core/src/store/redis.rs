@@ -99,8 +99,8 @@ impl RedisOptions {
             .set_response_timeout(Some(self.response_timeout))
             // One connection attempt at a time, no retries in a loop: while Redis is down each operation fails
             // as soon as its attempt does (at once when the connection is refused), rather than waiting out its
-            // deadline behind a retry loop; a failed attempt makes the next operation try again. So the first
-            // operation after Redis is back may still fail; the ones after it succeed.
+            // deadline behind a retry loop; a failed attempt makes the next operation try again (and an operation
+            // that meets a connection Redis dropped runs once more on a new one: see `Redis::bounded`).
             .set_number_of_retries(0);
         ConnectionManager::new_lazy_with_config(self.client()?, config).map_err(failure)
     }
@@ -157,12 +157,20 @@ struct Redis {
 }
 
 impl Redis {
-    /// Runs `op` on the connection, within the deadline.
-    async fn bounded<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> Result<T, StoreError>
+    /// Runs `op` on the connection, within the deadline. An operation that finds the connection dead (Redis
+    /// restarted since the last one) runs once more on the new connection the manager makes, so the first
+    /// request after Redis is back does not fail for nothing.
+    async fn bounded<T, F>(&self, op: impl Fn(ConnectionManager) -> F) -> Result<T, StoreError>
     where
         F: Future<Output = Result<T, RedisError>>,
     {
-        match tokio::time::timeout(self.deadline, op(self.manager.clone())).await {
+        let attempts = async {
+            match op(self.manager.clone()).await {
+                Err(e) if e.is_connection_dropped() || e.is_io_error() => op(self.manager.clone()).await,
+                outcome => outcome,
+            }
+        };
+        match tokio::time::timeout(self.deadline, attempts).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(failure(e)),
             Err(_) => Err(StoreError::Unavailable(format!("Redis did not answer within {:?}", self.deadline))),

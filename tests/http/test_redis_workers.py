@@ -1,0 +1,245 @@
+"""Two workers sharing a real Redis (`run("http", workers=2, redis_url=...)`): one legacy session's requests land
+on both workers (the `Ferromcp-Worker` header says which) and all succeed; the answer to an elicitation that
+lands on the other worker reaches the handler waiting for it; a resource update published on one worker reaches
+a subscriber (legacy subscription and 2026-07-28 listen stream) on the other; Redis going away is a clear 503
+and its return needs no restart."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.support.procs import EVERYTHING, HttpServerProcess
+from tests.support.redis import RedisServer
+from tests.support.stateless import MODERN
+from tests.support.stateless import post as post_modern
+
+LEGACY = "2025-11-25"
+ACCEPT = "application/json, text/event-stream"
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def workers(redis: RedisServer) -> Iterator[HttpServerProcess]:
+    server = HttpServerProcess(EVERYTHING, "--workers", "2", "--redis-url", redis.url)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def headers(session: str | None) -> dict[str, str]:
+    h = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": LEGACY}
+    if session:
+        h["Mcp-Session-Id"] = session
+    return h
+
+
+def post(url: str, body: dict[str, Any], session: str | None = None) -> httpx2.Response:
+    """One POST on a fresh connection (so the kernel picks the worker)."""
+    return httpx2.post(url, json=body, headers=headers(session), timeout=10)
+
+
+def messages(resp: httpx2.Response) -> list[Any]:
+    if resp.headers.get("content-type", "").startswith("text/event-stream"):
+        return [
+            json.loads(line[5:]) for line in resp.text.splitlines() if line.startswith("data:") and line[5:].strip()
+        ]
+    return [resp.json()] if resp.content else []
+
+
+def initialize(url: str, capabilities: dict[str, Any] | None = None) -> str:
+    params = {
+        "protocolVersion": LEGACY,
+        "capabilities": capabilities or {},
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    resp = post(url, {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params})
+    assert resp.status_code == 200, resp.text
+    session = resp.headers["mcp-session-id"]
+    assert post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session).status_code == 202
+    return session
+
+
+def call(url: str, session: str, request_id: int, tool: str, arguments: dict[str, Any]) -> httpx2.Response:
+    body = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments},
+    }
+    return post(url, body, session)
+
+
+def worker(resp: httpx2.Response) -> str:
+    return resp.headers["ferromcp-worker"]
+
+
+def test_one_session_is_served_by_both_workers(workers: HttpServerProcess) -> None:
+    session = initialize(workers.url)
+    seen: set[str] = set()
+    for i in range(40):
+        resp = call(workers.url, session, i + 1, "echo", {"text": f"hi {i}"})
+        assert resp.status_code == 200, resp.text
+        assert messages(resp)[-1]["result"]["content"][0]["text"] == f"hi {i}"
+        seen.add(worker(resp))
+    assert seen == {"0", "1"}, f"only workers {seen} served the session"
+
+
+class Stream:
+    """An SSE response read on a thread: its frames arrive in a queue."""
+
+    def __init__(self, method: str, url: str, body: dict[str, Any] | None, hdrs: dict[str, str]) -> None:
+        self.frames: queue.Queue[Any] = queue.Queue()
+        self.opened: queue.Queue[httpx2.Response] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, args=(method, url, body, hdrs), daemon=True)
+        self.thread.start()
+        self.response = self.opened.get(timeout=10)
+
+    def _read(self, method: str, url: str, body: dict[str, Any] | None, hdrs: dict[str, str]) -> None:
+        with httpx2.stream(method, url, json=body, headers=hdrs, timeout=30) as resp:
+            self.opened.put(resp)
+            for line in resp.iter_lines():
+                if line.startswith("data:") and line[5:].strip():
+                    self.frames.put(json.loads(line[5:]))
+
+    def next(self, timeout: float = 10) -> Any:
+        return self.frames.get(timeout=timeout)
+
+
+def test_an_answer_that_lands_on_the_other_worker_reaches_the_waiting_handler(workers: HttpServerProcess) -> None:
+    session = initialize(workers.url, {"elicitation": {}})
+    crossed = 0
+    for attempt in range(30):
+        body = {"jsonrpc": "2.0", "id": 100 + attempt, "method": "tools/call"}
+        body["params"] = {"name": "ask_user", "arguments": {"question": "Who?"}}
+        stream = Stream("POST", workers.url, body, headers(session))
+        asked = stream.next()
+        assert asked["method"] == "elicitation/create", asked
+        answer = {
+            "jsonrpc": "2.0",
+            "id": asked["id"],
+            "result": {"action": "accept", "content": {"name": "Ada", "email": "a@b.c"}},
+        }
+        reply = post(workers.url, answer, session)
+        assert reply.status_code == 202, reply.text
+        result = stream.next()
+        assert result["id"] == 100 + attempt and result["result"]["structuredContent"]["name"] == "Ada", result
+        crossed += worker(reply) != worker(stream.response)
+        if crossed >= 2:
+            break
+    assert crossed >= 2, "no answer landed on the other worker"
+
+
+def test_a_resource_update_on_one_worker_reaches_subscribers_on_the_other(workers: HttpServerProcess) -> None:
+    session = initialize(workers.url)
+    subscribe = {"jsonrpc": "2.0", "id": 1, "method": "resources/subscribe", "params": {"uri": "test://readme"}}
+    assert post(workers.url, subscribe, session).status_code == 200
+    get = Stream(
+        "GET",
+        workers.url,
+        None,
+        {"Accept": "text/event-stream", "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY},
+    )
+    listen_body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "subscriptions/listen",
+        "params": {
+            "notifications": {"resourceSubscriptions": ["test://readme"]},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    }
+    listen_headers = {"Accept": ACCEPT, "Content-Type": "application/json", "MCP-Protocol-Version": MODERN}
+    listen = Stream("POST", workers.url, listen_body, {**listen_headers, "Mcp-Method": "subscriptions/listen"})
+    assert listen.next()["method"] == "notifications/subscriptions/acknowledged"
+    # Touch the resource from each worker in turn (as the kernel spreads the calls): every touch reaches both
+    # the legacy subscriber and the listener, whichever worker holds them.
+    touched: set[str] = set()
+    for i in range(40):
+        resp = call(workers.url, session, 10 + i, "touch_readme", {})
+        assert resp.status_code == 200
+        touched.add(worker(resp))
+        for stream in (get, listen):
+            update = stream.next(5)
+            assert update["method"] == "notifications/resources/updated", update
+            assert update["params"]["uri"] == "test://readme"
+        if touched == {"0", "1"}:
+            break
+    assert touched == {"0", "1"}
+    assert worker(get.response) in touched and worker(listen.response) in touched
+
+
+def test_redis_going_away_is_a_503_and_its_return_needs_no_restart(
+    redis: RedisServer, workers: HttpServerProcess
+) -> None:
+    session = initialize(workers.url)
+    redis.stop()
+    refused = post(
+        workers.url,
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+        },
+    )
+    assert refused.status_code == 503 and refused.json()["error"]["message"], refused.text
+    assert httpx2.get(workers.url.replace("/mcp", "/readyz"), timeout=10).status_code == 503
+    # Stateless traffic needs no Redis.
+    stateless = post_modern(
+        workers.url,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {
+                "name": "echo",
+                "arguments": {"text": "still here"},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": MODERN,
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            },
+        },
+        **{"Mcp-Name": "echo"},
+    )
+    assert stateless.status_code == 200, stateless.text
+    redis.start()
+    deadline = time.monotonic() + 15
+    while True:
+        resp = post(
+            workers.url,
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+            },
+        )
+        if resp.status_code == 200:
+            break
+        assert time.monotonic() < deadline, f"no recovery: {resp.status_code} {resp.text}"
+        time.sleep(0.2)
+    fresh = initialize(workers.url)
+    for i in range(10):
+        assert call(workers.url, fresh, i + 1, "echo", {"text": "back"}).status_code == 200
+    assert session  # the old session's record went with the restarted (non-persistent) Redis
