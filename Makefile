@@ -2,13 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PY_SOURCES := python tests benches examples loadtests
+PY_SOURCES := python tests benches examples loadtests deploy
+# Kubernetes versions whose official schemas (bundled by kubernetes-validate) the manifests in deploy/ must pass.
+K8S_VERSIONS := 1.30.0 1.37.0
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo install dev build check test test-rust test-python test-wheel wheel lint format conformance bench bench-smoke bench-micro bench-instructions valgrind wrk redis loadtest clean
+.PHONY: help demo install dev build check test test-rust test-python test-wheel wheel lint format conformance bench bench-smoke bench-micro bench-instructions valgrind wrk redis nginx deploy-check loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,18 +36,18 @@ dev: $(PY) ## install the dev tooling and build the extension in place (release)
 build: $(PY) ## rebuild the extension in place after a Rust change
 	$(PY) -m maturin develop --release --quiet
 
-check: $(PY) redis ## the fast inner loop: a quick (non-LTO) build, then the Rust and Python tests; no lint, conformance, wheel or benchmarks
+check: $(PY) redis nginx ## the fast inner loop: a quick (non-LTO) build, then the Rust and Python tests; no lint, conformance, wheel or benchmarks
 	$(PY) -m pip install --quiet --group dev
 	$(PY) -m maturin develop --profile quick --quiet
 	cargo test --workspace --quiet
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
-test: dev lint bench-smoke conformance test-wheel test-rust test-python ## install the dev tooling and run every check and test
+test: dev lint deploy-check bench-smoke conformance test-wheel test-rust test-python ## install the dev tooling and run every check and test
 
 test-rust: redis ## Rust unit tests (no Python needed; the Redis store tests run their own redis-server)
 	cargo test --workspace --quiet
 
-test-python: ## the Python test suite (interop through the official MCP client); benchmarks run once, untimed
+test-python: redis nginx ## the Python test suite (interop through the official MCP client, workers sharing a real Redis, the deployment kit through nginx); benchmarks run once, untimed
 	$(PY) -m pytest tests benches/test_dispatch_bench.py
 
 wheel: $(PY) ## build the release wheel (abi3 for CPython >= 3.10, manylinux2014, stripped) and the sdist into dist/
@@ -92,6 +94,17 @@ wrk: ## install wrk (Debian's package) for the HTTP ceiling benchmark, if missin
 
 loadtest: wrk ## HTTP benchmark: ferromcp vs. the official SDK (JSON and SSE modes), side by side (~3 min)
 	$(PY) loadtests/run_http_bench.py --duration 10
+
+nginx: ## install nginx (Debian's package) for the deployment kit's checks and tests, if missing
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && apt-get install -y -qq nginx; }
+
+deploy-check: $(PY) nginx ## check the deployment kit (deploy/) offline: yamllint, Kubernetes and compose schemas, nginx -t
+	$(PY) -m pip install --quiet --group dev
+	$(VENV)/bin/yamllint --strict -c deploy/.yamllint.yaml deploy
+	for version in $(K8S_VERSIONS); do \
+		$(VENV)/bin/kubernetes-validate --strict --quiet -k $$version deploy/kubernetes/*.yaml || exit 1; done
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml
+	bash scripts/check-nginx.sh
 
 valgrind: ## install valgrind (Debian's package) for the instruction-count benchmark, if missing
 	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
