@@ -243,3 +243,49 @@ def test_redis_going_away_is_a_503_and_its_return_needs_no_restart(
     for i in range(10):
         assert call(workers.url, fresh, i + 1, "echo", {"text": "back"}).status_code == 200
     assert session  # the old session's record went with the restarted (non-persistent) Redis
+
+
+def sse_events(resp: httpx2.Response) -> list[tuple[str, str]]:
+    """(id, data) of each event of a finished SSE response."""
+    out: list[tuple[str, str]] = []
+    event_id, data = "", ""
+    for line in resp.iter_lines():
+        if line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("data:"):
+            data = line[5:].strip()
+        elif not line and event_id:
+            out.append((event_id, data))
+            event_id, data = "", ""
+    return out
+
+
+def test_a_stream_closed_on_one_worker_resumes_on_the_other(workers: HttpServerProcess) -> None:
+    session = initialize(workers.url)
+    crossed = 0
+    for attempt in range(30):
+        body = {"jsonrpc": "2.0", "id": 200 + attempt, "method": "tools/call"}
+        body["params"] = {"name": "reconnecting", "arguments": {}, "_meta": {"progressToken": f"p{attempt}"}}
+        with httpx2.stream("POST", workers.url, json=body, headers=headers(session), timeout=10) as first:
+            before = sse_events(first)
+            started_on = worker(first)
+        assert before and not any('"result"' in data for _, data in before), before
+        last_id = before[-1][0]
+        resume = {"Accept": "text/event-stream", "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY}
+        with httpx2.stream("GET", workers.url, headers={**resume, "Last-Event-ID": last_id}, timeout=10) as again:
+            assert again.status_code == 200
+            after = sse_events(again)
+            resumed_on = worker(again)
+        messages_after = [json.loads(data) for _, data in after if data]
+        assert [m.get("method") for m in messages_after] == ["notifications/progress", None], messages_after
+        assert messages_after[0]["params"]["message"] == "while the client was away"
+        assert messages_after[1]["id"] == 200 + attempt and "finished after reconnect" in str(messages_after[1])
+        ids = [event_id for event_id, _ in before + after]
+        assert len(ids) == len(set(ids)), f"an event came twice: {ids}"
+        stream = {i.rsplit(".", 1)[0] for i in ids}
+        seqs = [int(i.rsplit(".", 1)[1]) for i in ids]
+        assert len(stream) == 1 and seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"missing events: {ids}"
+        crossed += started_on != resumed_on
+        if crossed >= 2:
+            break
+    assert crossed >= 2, "no resumption landed on the other worker"

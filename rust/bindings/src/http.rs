@@ -97,6 +97,7 @@ impl HttpServer {
                 }
                 options
             }),
+            events: None,
         };
         let queue = Queue::new()?;
         let server = CoreHttpServer::start(engine.inner.clone(), queue.clone(), config)

@@ -51,6 +51,15 @@ pub enum Notice {
     /// A shared session's state changed in one process (its log level or subscriptions): the other processes
     /// holding a copy take it on.
     SessionChanged(crate::store::SessionRecord),
+    /// An event a shared session's SSE stream sent (its SSE text in `data`), or its end: for a process where a
+    /// client resumed that stream.
+    StreamEvent {
+        session: String,
+        stream: u64,
+        seq: u64,
+        data: String,
+        end: bool,
+    },
 }
 
 impl Notice {
@@ -65,7 +74,8 @@ impl Notice {
             Notice::CancelTask { .. }
             | Notice::TaskInput { .. }
             | Notice::ClientReply { .. }
-            | Notice::SessionChanged(_) => return None,
+            | Notice::SessionChanged(_)
+            | Notice::StreamEvent { .. } => return None,
         })
     }
 

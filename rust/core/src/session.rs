@@ -264,7 +264,8 @@ impl Receiver for Session {
                     | Notice::CancelTask { .. }
                     | Notice::TaskInput { .. }
                     | Notice::ClientReply { .. }
-                    | Notice::SessionChanged(_) => false,
+                    | Notice::SessionChanged(_)
+                    | Notice::StreamEvent { .. } => false,
                 };
             if !wanted {
                 return false;

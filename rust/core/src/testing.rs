@@ -1,10 +1,11 @@
 //! Test doubles shared by the unit tests of several modules.
 
 use crate::engine::{Engine, ServerConfig};
+use crate::http::mirror::EventJournal;
 use crate::http::service::Service;
 use crate::http::sessions::SessionRegistry;
 use crate::http::stack::McpService;
-use crate::http::{HttpConfig, SharedSessionStore};
+use crate::http::{HttpConfig, SharedEvents, SharedSessionStore};
 use crate::session::{Call, Dispatcher, ReplyOutcome};
 use crate::store::{SessionRecord, SessionStore, StoreError, StoreFuture, TaskRecord, TaskStore};
 use serde_json::{json, Value};
@@ -37,6 +38,25 @@ pub fn endpoint_on(
     store: Option<Arc<dyn SessionStore>>,
 ) -> McpService {
     let config = HttpConfig { session_store: store.map(SharedSessionStore), ..HttpConfig::default() };
+    let registry = Arc::new(SessionRegistry::new(config.max_sessions));
+    let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
+    McpService(Arc::new(Service::new(engine, dispatcher, config, local, registry)))
+}
+
+/// An HTTP endpoint (as `endpoint_on`) whose sessions are shared through `sessions`, with their SSE events
+/// recorded in `events` (so another endpoint can resume their streams). Must be called on a tokio runtime.
+pub fn shared_endpoint(
+    engine: Arc<Engine>,
+    dispatcher: Arc<dyn Dispatcher>,
+    sessions: Arc<dyn SessionStore>,
+    events: Arc<dyn crate::store::EventStore>,
+) -> McpService {
+    let journal = EventJournal::start(events, engine.bus().clone(), tokio::runtime::Handle::current());
+    let config = HttpConfig {
+        session_store: Some(SharedSessionStore(sessions)),
+        events: Some(SharedEvents(journal)),
+        ..HttpConfig::default()
+    };
     let registry = Arc::new(SessionRegistry::new(config.max_sessions));
     let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
     McpService(Arc::new(Service::new(engine, dispatcher, config, local, registry)))

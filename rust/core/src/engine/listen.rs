@@ -134,7 +134,8 @@ impl Listener {
             Notice::CancelTask { .. }
             | Notice::TaskInput { .. }
             | Notice::ClientReply { .. }
-            | Notice::SessionChanged(_) => false,
+            | Notice::SessionChanged(_)
+            | Notice::StreamEvent { .. } => false,
         }
     }
 

@@ -12,6 +12,7 @@
 
 pub mod body;
 pub mod health;
+pub mod mirror;
 pub mod routing;
 pub mod service;
 pub mod sessions;
@@ -81,6 +82,19 @@ pub struct HttpConfig {
     /// streams, task status, answers to server→client requests) and task records. Connected at start: a Redis
     /// that cannot be reached then is an error.
     pub redis: Option<RedisOptions>,
+    /// Where the SSE events of shared sessions are recorded, so another process can resume their streams
+    /// (with a session store; see [`mirror`]).
+    pub events: Option<SharedEvents>,
+}
+
+/// The event journal of a process whose sessions are shared (see [`mirror`]).
+#[derive(Clone)]
+pub struct SharedEvents(pub Arc<mirror::EventJournal>);
+
+impl std::fmt::Debug for SharedEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedEvents")
+    }
 }
 
 /// A session id prefix keeps ids visible ASCII without separators a proxy could split on: letters, digits,
@@ -125,6 +139,7 @@ impl Default for HttpConfig {
             worker_id: None,
             session_id_prefix: None,
             redis: None,
+            events: None,
         }
     }
 }
@@ -187,6 +202,9 @@ impl HttpServer {
             engine.share_bus(RedisBus::start(&options, runtime.handle()).map_err(unavailable)?);
             engine.attach_task_store(Arc::new(stores.tasks()), runtime.handle().clone());
             config.session_store = Some(SharedSessionStore(Arc::new(stores.sessions())));
+            let journal =
+                mirror::EventJournal::start(Arc::new(stores.events()), engine.bus().clone(), runtime.handle().clone());
+            config.events = Some(SharedEvents(journal));
             tracing::info!(prefix = %options.prefix, "sharing sessions, notifications and tasks through Redis");
         }
         let listener = runtime.block_on(bind(&config.host, config.port, config.reuse_port))?;

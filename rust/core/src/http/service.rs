@@ -2,7 +2,8 @@
 //! before the engine sees a message.
 
 use super::body::{HttpBody, SseBody};
-use super::sessions::{ActivityGuard, CreateError, HttpSession, SessionRegistry};
+use super::mirror::{self, RemoteStream};
+use super::sessions::{ActivityGuard, CreateError, HttpSession, SessionRegistry, SharedStreams};
 use super::sink::{Answer, RequestSink};
 use super::sse::parse_event_id;
 use super::HttpConfig;
@@ -302,7 +303,12 @@ impl Service {
 
     /// A session of this process; shared with the others (see [`crate::relay`]) when sessions are stored.
     fn new_session(&self, id: String) -> Arc<HttpSession> {
-        let session = HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock());
+        let shared = self.config.session_store.as_ref().and(self.config.events.as_ref()).map(|events| SharedStreams {
+            tag: u32::from_str_radix(self.engine.relay_tag(), 16).unwrap_or_default(),
+            journal: events.0.clone(),
+        });
+        let session =
+            HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock(), shared);
         if self.config.session_store.is_some() {
             session.core.share(&session.id, self.engine.bus().clone(), self.engine.relay_tag().clone());
         }
@@ -515,14 +521,30 @@ impl Service {
             let Some((stream_id, seq)) = parse_event_id(last) else {
                 return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: unknown Last-Event-ID");
             };
-            let Some(stream) = session.stream(stream_id).filter(|s| s.can_resume_after(seq)) else {
+            let local = session.stream(stream_id);
+            if local.is_none() {
+                if let Some(shared) = session.shared().filter(|s| mirror::owner_of(stream_id) != s.tag) {
+                    // Another process's stream: replayed from the event store, then relayed from it.
+                    return match RemoteStream::open(&shared.journal, &session.id, stream_id, last, capacity).await {
+                        Some((rx, remote)) => {
+                            sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(remote)]))
+                        }
+                        None => rpc_error(
+                            StatusCode::NOT_FOUND,
+                            INVALID_REQUEST,
+                            "Not Found: that stream can no longer be resumed",
+                        ),
+                    };
+                }
+            }
+            let Some(stream) = local.filter(|s| s.can_resume_after(seq)) else {
                 return rpc_error(
                     StatusCode::NOT_FOUND,
                     INVALID_REQUEST,
                     "Not Found: that stream can no longer be resumed",
                 );
             };
-            if stream_id == 0 {
+            if stream_id == session.standalone.id {
                 let Some(guard) = GetGuard::claim(&session) else { return conflict() };
                 let rx = stream.attach(Some(seq), true, capacity);
                 return sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]));

@@ -1,5 +1,6 @@
 //! HTTP sessions: the registry (bounded, with an idle TTL), and per session its SSE streams and limits.
 
+use super::mirror::{self, EventJournal, Mirror};
 use super::sse::SseStream;
 use crate::context::Transport;
 use crate::session::{Dispatcher, OutKind, Outbound, Session};
@@ -27,8 +28,18 @@ impl Outbound for StandaloneOut {
     }
 }
 
+/// What the streams of a session shared with other processes need: this process's tag (the upper bits of
+/// their ids) and where their events are recorded (see [`super::mirror`]).
+#[derive(Clone)]
+pub struct SharedStreams {
+    pub tag: u32,
+    pub journal: Arc<EventJournal>,
+}
+
 pub struct HttpSession {
     pub id: String,
+    /// Set when other processes may resume this session's streams.
+    shared: Option<SharedStreams>,
     pub core: Arc<Session>,
     /// Stream 0: server messages not tied to a request, delivered on the GET stream.
     pub standalone: Arc<SseStream>,
@@ -57,12 +68,19 @@ impl Drop for ActivityGuard {
 }
 
 impl HttpSession {
-    pub fn new(id: String, dispatcher: Arc<dyn Dispatcher>, limits: SessionLimits, clock: Instant) -> Arc<HttpSession> {
+    pub fn new(
+        id: String,
+        dispatcher: Arc<dyn Dispatcher>,
+        limits: SessionLimits,
+        clock: Instant,
+        shared: Option<SharedStreams>,
+    ) -> Arc<HttpSession> {
         let now_ms = clock.elapsed().as_millis() as u64;
-        let standalone = Arc::new(SseStream::new(0, limits.replay_capacity));
+        let standalone = Arc::new(Self::make_stream(&id, shared.as_ref(), 0, limits.replay_capacity));
         let core = Session::new(Arc::new(StandaloneOut(standalone.clone())), dispatcher, Transport::Http);
         Arc::new(HttpSession {
             id,
+            shared,
             core,
             standalone,
             streams: Mutex::new(BTreeMap::new()),
@@ -91,10 +109,28 @@ impl HttpSession {
         self.last_seen_ms.store(self.clock.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// Stream `n` of the session: plain, or (shared) tagged with this process and recording its events.
+    fn make_stream(session: &str, shared: Option<&SharedStreams>, n: u64, capacity: usize) -> SseStream {
+        match shared {
+            None => SseStream::new(n, capacity),
+            Some(shared) => {
+                let id = mirror::stream_id(shared.tag, n);
+                let journal = shared.journal.clone();
+                mirror::mirrored(id, capacity, Mirror { journal, session: session.into(), stream: id })
+            }
+        }
+    }
+
+    /// Where this session's streams record their events, when other processes may resume them.
+    pub fn shared(&self) -> Option<&SharedStreams> {
+        self.shared.as_ref()
+    }
+
     /// A new request stream, registered for resumption.
     pub fn new_stream(&self) -> Arc<SseStream> {
-        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
-        let stream = Arc::new(SseStream::new(id, self.limits.replay_capacity));
+        let n = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        let stream = Arc::new(Self::make_stream(&self.id, self.shared.as_ref(), n, self.limits.replay_capacity));
+        let id = stream.id;
         let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         streams.insert(id, stream.clone());
         while streams.len() > self.limits.max_streams {
@@ -119,7 +155,7 @@ impl HttpSession {
     }
 
     pub fn stream(&self, id: u64) -> Option<Arc<SseStream>> {
-        if id == 0 {
+        if id == self.standalone.id {
             return Some(self.standalone.clone());
         }
         self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()

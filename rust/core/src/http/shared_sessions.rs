@@ -173,3 +173,98 @@ async fn a_change_made_in_one_process_reaches_the_copies_in_the_others() {
     post(&a, request(3, "logging/setLevel", json!({"level": "error"})), Some(&id)).await;
     assert_eq!(level(&b).as_deref(), Some("error"), "B's copy did not take the change on");
 }
+
+/// The next SSE event's text from a streaming body (None once it ends).
+async fn next_event(body: &mut crate::http::body::HttpBody) -> Option<String> {
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame()).await.ok()??.ok()?;
+        if let Ok(data) = frame.into_data() {
+            let text = String::from_utf8_lossy(&data).into_owned();
+            if text.starts_with("id:") {
+                return Some(text);
+            }
+        }
+    }
+}
+
+fn event_id(event: &str) -> &str {
+    event.lines().next().and_then(|l| l.strip_prefix("id: ")).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_stream_dropped_on_one_process_resumes_on_another_with_nothing_missing_or_twice() {
+    use crate::store::MemoryEventStore;
+    let bus: Arc<dyn Bus> = LocalBus::new();
+    let sessions: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new());
+    let events: Arc<dyn crate::store::EventStore> = Arc::new(MemoryEventStore::new(64));
+    let process = |dispatcher: Arc<Asker>| {
+        let config = ServerConfig::new(json!({"name": "t", "version": "1"}));
+        let engine = Engine::with_bus(config, bus.clone()).unwrap_or_else(|e| panic!("{e}"));
+        engine.add_tool(
+            Tool::new(1, r#"{"name":"ask","inputSchema":{"type":"object"}}"#, None).unwrap_or_else(|e| panic!("{e}")),
+        );
+        crate::testing::shared_endpoint(Arc::new(engine), dispatcher, sessions.clone(), events.clone())
+    };
+    let (asked_a, asked_b) = (Arc::new(Asker::default()), Arc::new(Asker::default()));
+    let (a, b) = (process(asked_a.clone()), process(asked_b));
+    let id = open(&a).await;
+
+    // A call on A sends its first event, and the client's connection drops.
+    let call_req = Request::post("/mcp")
+        .header("host", "127.0.0.1:8000")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", id.as_str())
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(Full::new(Bytes::from(request(2, "tools/call", json!({"name": "ask"})).to_string())))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a2 = a.clone();
+    let pending = tokio::spawn(async move { a2.oneshot(call_req).await.unwrap_or_else(|e| match e {}) });
+    let call = loop {
+        if let Some(call) = asked_a.calls.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            break call;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    };
+    call.request("roots/list", b"{}", 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut first_body = pending.await.unwrap_or_else(|e| panic!("{e}")).into_body();
+    let first = next_event(&mut first_body).await.unwrap_or_else(|| panic!("no first event"));
+    drop(first_body);
+
+    // Sent while nobody listens: kept, and recorded for the other process.
+    call.request("roots/list", b"{}", 2).unwrap_or_else(|e| panic!("{e}"));
+    // The client resumes on B, which does not hold the stream.
+    let resume = Request::get("/mcp")
+        .header("host", "127.0.0.1:8000")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", id.as_str())
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("last-event-id", event_id(&first))
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let resumed = b.clone().oneshot(resume).await.unwrap_or_else(|e| match e {});
+    assert_eq!(resumed.status(), StatusCode::OK);
+    let mut body = resumed.into_body();
+    let second = next_event(&mut body).await.unwrap_or_else(|| panic!("the missed event was not replayed"));
+    // Sent after the resumption: relayed live from A.
+    call.respond(br#"{"content":[{"type":"text","text":"done"}]}"#);
+    let third = next_event(&mut body).await.unwrap_or_else(|| panic!("the live event was not relayed"));
+    assert_eq!(next_event(&mut body).await, None, "the stream ends with its response");
+
+    let (s1, s2, s3) = (event_id(&first), event_id(&second), event_id(&third));
+    let seq = |id: &str| id.rsplit_once('.').and_then(|(_, s)| s.parse::<u64>().ok()).unwrap_or_default();
+    assert_eq!((seq(s1) + 1, seq(s1) + 2), (seq(s2), seq(s3)), "{s1} {s2} {s3}: nothing missing or twice");
+    assert!(second.contains("roots/list") && third.contains("\"done\""), "{second} {third}");
+    assert_ne!(s1.split('.').next(), Some("0"), "a shared session's stream ids carry the process's tag");
+
+    // Resuming from an event the store never had is refused.
+    let unknown = Request::get("/mcp")
+        .header("host", "127.0.0.1:8000")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", id.as_str())
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("last-event-id", "12345.1")
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(b.clone().oneshot(unknown).await.unwrap_or_else(|e| match e {}).status(), StatusCode::NOT_FOUND);
+}

@@ -6,6 +6,7 @@
 //! receives what it missed. A connection that cannot keep up (its bounded channel is full) is dropped rather
 //! than buffered without limit: the client resumes from the replay buffer.
 
+use super::mirror::Mirror;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -42,6 +43,8 @@ pub struct SseStream {
     pub id: u64,
     replay_capacity: usize,
     inner: Mutex<Inner>,
+    /// Set on the streams of shared sessions: every event is also written to the event store.
+    mirror: Option<Mirror>,
 }
 
 impl SseStream {
@@ -57,7 +60,14 @@ impl SseStream {
                 finished: false,
                 parked: false,
             }),
+            mirror: None,
         }
+    }
+
+    /// The stream's events are recorded through `mirror` too (a shared session's stream).
+    pub fn with_mirror(mut self, mirror: Mirror) -> SseStream {
+        self.mirror = Some(mirror);
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -71,6 +81,10 @@ impl SseStream {
             inner.buffer.pop_front();
         }
         inner.buffer.push_back((seq, bytes.clone()));
+        // Under the stream's lock: recorded in the order sent.
+        if let Some(mirror) = &self.mirror {
+            mirror.record(seq, &bytes);
+        }
         if let Some(live) = &inner.live {
             if live.try_send(bytes).is_ok() {
                 inner.delivered = seq;
@@ -103,6 +117,11 @@ impl SseStream {
     /// The response went out: the connection closes once it has sent everything.
     pub fn finish(&self) {
         let mut inner = self.lock();
+        if !inner.finished {
+            if let Some(mirror) = &self.mirror {
+                mirror.end();
+            }
+        }
         inner.finished = true;
         inner.live = None;
     }
