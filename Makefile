@@ -76,7 +76,7 @@ format: ## apply rustfmt and ruff format
 	$(VENV)/bin/ruff format $(PY_SOURCES)
 	$(VENV)/bin/ruff check --fix $(PY_SOURCES)
 
-conformance: ## the official MCP conformance suite (--suite all) against examples/conformance_server.py
+conformance: redis ## the official MCP conformance suite (--suite all) against examples/conformance_server.py, one process and two workers sharing Redis
 	bash conformance/run.sh
 
 bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side

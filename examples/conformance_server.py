@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +33,18 @@ from ferromcp import (
 TEST_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 TEST_WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 
-server = Server("ferromcp-conformance", "1.0.0", title="ferromcp conformance server")
+
+@contextlib.asynccontextmanager
+async def _watching(_: Server) -> AsyncIterator[None]:
+    """While serving: tells subscribers the watched resource changed, every 3 s (as the reference server does)."""
+    watcher = asyncio.create_task(_watch_resource())
+    try:
+        yield
+    finally:
+        watcher.cancel()
+
+
+server = Server("ferromcp-conformance", "1.0.0", title="ferromcp conformance server", lifespan=_watching)
 
 
 # -- tools ---------------------------------------------------------------------------------------------------
@@ -479,25 +492,25 @@ def complete(ref: Any, argument: Any, context: Any) -> list[str]:
 
 
 async def _watch_resource() -> None:
-    """Tells subscribers the watched resource changed, every 3 s (as the reference server does)."""
     while True:
         await asyncio.sleep(3)
         await server.notify_resource_updated("test://watched-resource")
 
 
 async def main(host: str, port: int) -> None:
-    watcher = asyncio.create_task(_watch_resource())
-    try:
-        await server.serve_http(host, port, "/mcp")
-    finally:
-        watcher.cancel()
+    await server.serve_http(host, port, "/mcp")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on the port (with --redis-url)")
+    parser.add_argument("--redis-url", help="share sessions, notifications and tasks through this Redis")
     args = parser.parse_args()
+    if args.workers > 1 or args.redis_url:
+        server.run("http", host=args.host, port=args.port, workers=args.workers, redis_url=args.redis_url)
+        sys.exit(0)
     import uvloop
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -165,6 +165,11 @@ class Context:
         return self._server
 
     @property
+    def lifespan_context(self) -> Any:
+        """What the server's `lifespan` yielded (None without one)."""
+        return self._server.lifespan_context
+
+    @property
     def protocol_version(self) -> str:
         """The protocol version the request is handled under ("2026-07-28" for a stateless request)."""
         return self._handle.protocol_version

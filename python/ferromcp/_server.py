@@ -97,11 +97,16 @@ class Server:
         cache_hints: Mapping[str, CacheHint] | None = None,
         request_state_keys: Sequence[str] | None = None,
         request_state_ttl: float | None = None,
+        lifespan: Callable[[Server], contextlib.AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
         first. Every process serving the same clients needs the same keys; without any, each process seals
-        with its own random key. `request_state_ttl`: seconds a sealed state stays valid (default 600)."""
+        with its own random key. `request_state_ttl`: seconds a sealed state stays valid (default 600).
+
+        `lifespan`: an async context manager factory (`@contextlib.asynccontextmanager async def lifespan(server):
+        ... yield state ...`), entered when serving starts (stdio or HTTP; in each worker) and left after the
+        shutdown drain; handlers read what it yields as `ctx.lifespan_context`."""
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -118,6 +123,8 @@ class Server:
         self._keys_given = request_state_keys is not None
         self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints, keys, request_state_ttl)
         self._page_size = page_size
+        self._lifespan = lifespan
+        self.lifespan_context: Any = None
         self._skills: Skills | None = None
         self._handlers: dict[int, Handler] = {}
         self._names: dict[tuple[str, str], int] = {}
@@ -575,14 +582,28 @@ class Server:
     async def serve_stdio(self, input_fd: int, output_fd: int) -> None:
         """Serves MCP over two file descriptors (duplicated; the caller keeps and closes its own)."""
         sync_core_level()
-        transport = StdioServer(self._engine, input_fd, output_fd, self.max_message_size)
-        dispatcher = Dispatcher(self, transport)
-        dispatcher.start()
-        try:
-            await dispatcher.finished
-        finally:
-            dispatcher.stop()
-            transport.close()  # flushes queued output; releases the GIL while it waits
+        async with self._lifespan_scope():
+            transport = StdioServer(self._engine, input_fd, output_fd, self.max_message_size)
+            dispatcher = Dispatcher(self, transport)
+            dispatcher.start()
+            try:
+                await dispatcher.finished
+            finally:
+                dispatcher.stop()
+                transport.close()  # flushes queued output; releases the GIL while it waits
+
+    @contextlib.asynccontextmanager
+    async def _lifespan_scope(self) -> AsyncGenerator[None, None]:
+        """The `lifespan` context while serving (nothing without one)."""
+        if self._lifespan is None:
+            yield
+            return
+        async with self._lifespan(self) as state:
+            self.lifespan_context = state
+            try:
+                yield
+            finally:
+                self.lifespan_context = None
 
     async def serve_http(self, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp", **options: Any) -> None:
         """Serves Streamable HTTP inside the running event loop until cancelled; cancelling drains running
@@ -603,16 +624,17 @@ class Server:
         kwargs = {renamed.get(k, k): v for k, v in options.items()}
         kwargs.setdefault("io_threads", min(4, os.cpu_count() or 1))
         sync_core_level()
-        transport = HttpServer(self._engine, host=host, port=port, path=path, **kwargs)
-        dispatcher = Dispatcher(self, transport)
-        dispatcher.start()
-        shown_host = f"[{transport.host}]" if ":" in transport.host else transport.host
-        url = f"http://{shown_host}:{transport.port}{path}"
-        _logger.info("serving MCP over Streamable HTTP at %s", url)
-        try:
-            yield url
-        finally:
-            await _drain(transport, dispatcher, shutdown_timeout)
+        async with self._lifespan_scope():
+            transport = HttpServer(self._engine, host=host, port=port, path=path, **kwargs)
+            dispatcher = Dispatcher(self, transport)
+            dispatcher.start()
+            shown_host = f"[{transport.host}]" if ":" in transport.host else transport.host
+            url = f"http://{shown_host}:{transport.port}{path}"
+            _logger.info("serving MCP over Streamable HTTP at %s", url)
+            try:
+                yield url
+            finally:
+                await _drain(transport, dispatcher, shutdown_timeout)
 
     async def _serve_http_until_signal(self, host: str, port: int, path: str, options: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
