@@ -6,8 +6,11 @@ and its return needs no restart."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -289,3 +292,52 @@ def test_a_stream_closed_on_one_worker_resumes_on_the_other(workers: HttpServerP
         if crossed >= 2:
             break
     assert crossed >= 2, "no resumption landed on the other worker"
+
+
+def test_killing_a_worker_under_load_loses_no_answered_call(workers: HttpServerProcess) -> None:
+    session = initialize(workers.url)
+    answered: list[tuple[int, str, str]] = []
+    refused: list[str] = []
+    stop = threading.Event()
+    ids = itertools.count(1)
+
+    def load() -> None:
+        while not stop.is_set():
+            i = next(ids)
+            try:
+                resp = call(workers.url, session, 1000 + i, "echo", {"text": f"call {i}"})
+            except httpx2.TransportError as exc:  # the connection died with its worker: never answered
+                refused.append(type(exc).__name__)
+                continue
+            assert resp.status_code == 200, resp.text
+            answered.append((i, messages(resp)[-1]["result"]["content"][0]["text"], worker(resp)))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        supervisor = workers.proc.pid
+        with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
+            victim = int(f.read().split()[0])
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while True:  # replaced: two workers again, the victim gone
+            with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
+                now = [int(p) for p in f.read().split()]
+            if len(now) == 2 and victim not in now:
+                break
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.05)
+        served_before = len(answered)
+        deadline = time.monotonic() + 15
+        while {w for _, _, w in answered[served_before:]} != {"0", "1"}:
+            assert time.monotonic() < deadline, "the replacement never served the session"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+    # Every answer is the right one for its call; the calls that failed did so at the transport, unanswered.
+    assert all(text == f"call {i}" for i, text, _ in answered)
+    assert len(answered) > 20, len(answered)
