@@ -341,3 +341,28 @@ def test_killing_a_worker_under_load_loses_no_answered_call(workers: HttpServerP
     # Every answer is the right one for its call; the calls that failed did so at the transport, unanswered.
     assert all(text == f"call {i}" for i, text, _ in answered)
     assert len(answered) > 20, len(answered)
+
+
+def test_a_legacy_task_is_polled_and_awaited_through_either_worker(workers: HttpServerProcess) -> None:
+    session = initialize(workers.url)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    body["params"] = {"name": "long_job", "arguments": {"seconds": 0.5}, "task": {"ttl": 60000}}
+    created = post(workers.url, body, session)
+    task = messages(created)[-1]["result"]["task"]["taskId"]
+    polled_by: set[str] = set()
+    deadline = time.monotonic() + 10
+    while True:
+        got = post(workers.url, {"jsonrpc": "2.0", "id": 2, "method": "tasks/get", "params": {"taskId": task}}, session)
+        assert got.status_code == 200, got.text
+        polled_by.add(worker(got))
+        if messages(got)[-1]["result"]["status"] == "completed" and polled_by == {"0", "1"}:
+            break
+        assert time.monotonic() < deadline, f"{messages(got)}, polled by {polled_by}"
+        time.sleep(0.02)
+    for i in range(6):  # tasks/result and tasks/list answer the same on both workers
+        result = post(
+            workers.url, {"jsonrpc": "2.0", "id": 10 + i, "method": "tasks/result", "params": {"taskId": task}}, session
+        )
+        assert messages(result)[-1]["result"]["content"][0]["text"] == "job done after 0.5s"
+        listed = post(workers.url, {"jsonrpc": "2.0", "id": 20 + i, "method": "tasks/list"}, session)
+        assert task in [t["taskId"] for t in messages(listed)[-1]["result"]["tasks"]]

@@ -60,6 +60,13 @@ pub enum Notice {
         data: String,
         end: bool,
     },
+    /// A 2025-11-25 task of a shared session changed (its record as stored): for a process where a client waits
+    /// on `tasks/result` for it.
+    LegacyTask {
+        session: String,
+        task_id: String,
+        record: crate::store::TaskRecord,
+    },
 }
 
 impl Notice {
@@ -75,7 +82,8 @@ impl Notice {
             | Notice::TaskInput { .. }
             | Notice::ClientReply { .. }
             | Notice::SessionChanged(_)
-            | Notice::StreamEvent { .. } => return None,
+            | Notice::StreamEvent { .. }
+            | Notice::LegacyTask { .. } => return None,
         })
     }
 

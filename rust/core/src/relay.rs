@@ -8,6 +8,7 @@
 //! session of one process keeps plain integer ids.
 
 use crate::bus::{Bus, Notice};
+use crate::engine::Journal;
 use crate::jsonrpc::RequestId;
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct Relay {
     pub session_id: String,
     pub bus: Arc<dyn Bus>,
     pub tag: Arc<str>,
+    /// Where the session's (2025-11-25) tasks are written, so any process answers `tasks/*` for them.
+    pub(crate) tasks: Option<Arc<Journal>>,
 }
 
 impl Relay {
@@ -61,7 +64,8 @@ mod tests {
 
     #[test]
     fn request_ids_of_shared_sessions_name_their_process() {
-        let relay = Relay { session_id: "s".into(), bus: crate::bus::LocalBus::new(), tag: "12345678".into() };
+        let relay =
+            Relay { session_id: "s".into(), bus: crate::bus::LocalBus::new(), tag: "12345678".into(), tasks: None };
         let id = relay.request_id(7);
         assert_eq!(id.json(), "\"12345678-7\"");
         assert!(!relay.asked_elsewhere(&id), "our own request");

@@ -2,7 +2,7 @@
 
 use crate::bus::{Bus, Notice, Receiver};
 use crate::context::{RequestCtx, Transport};
-use crate::engine::{Created, Done, InputRoundTrip, Listener, ResultFields, TaskLink};
+use crate::engine::{Created, Done, InputRoundTrip, Journal, Listener, ResultFields, TaskLink};
 use crate::error::{modern_code, CoreError};
 use crate::jsonrpc::{self, RequestId};
 use crate::protocol::{self, ProtocolVersion};
@@ -109,8 +109,13 @@ impl Session {
 
     /// Marks the session as shared with other processes under `session_id` on `bus`: its requests to the
     /// client get ids no other process uses, and answers to another process's requests are relayed there.
-    pub fn share(&self, session_id: &str, bus: Arc<dyn Bus>, tag: Arc<str>) {
-        let _ = self.relay.set(Relay { session_id: session_id.to_owned(), bus, tag });
+    pub(crate) fn share(&self, session_id: &str, bus: Arc<dyn Bus>, tag: Arc<str>, tasks: Option<Arc<Journal>>) {
+        let _ = self.relay.set(Relay { session_id: session_id.to_owned(), bus, tag, tasks });
+    }
+
+    /// How the session reaches other processes, when it is shared.
+    pub(crate) fn relay(&self) -> Option<&Relay> {
+        self.relay.get()
     }
 
     /// The id of the next request to the client.
@@ -244,6 +249,13 @@ impl Receiver for Session {
             return RequestId::from_raw(raw)
                 .is_some_and(|id| self.resolve_here(&id, result.as_deref(), error.as_deref()));
         }
+        if let Notice::CancelTask { owner, task_id } = notice {
+            // `tasks/cancel` of one of this session's 2025-11-25 tasks, received by another process.
+            if self.relay.get().is_none_or(|r| r.session_id != *owner) {
+                return false;
+            }
+            return crate::tasks::cancel_here(self, task_id).is_ok();
+        }
         if let Notice::SessionChanged(record) = notice {
             if self.relay.get().is_none_or(|r| r.session_id != record.id) {
                 return false;
@@ -265,7 +277,8 @@ impl Receiver for Session {
                     | Notice::TaskInput { .. }
                     | Notice::ClientReply { .. }
                     | Notice::SessionChanged(_)
-                    | Notice::StreamEvent { .. } => false,
+                    | Notice::StreamEvent { .. }
+                    | Notice::LegacyTask { .. } => false,
                 };
             if !wanted {
                 return false;

@@ -212,7 +212,7 @@ impl EventStore for MemoryEventStore {
 
 /// A task as any process needs it to answer `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel`: who owns
 /// it, its status, and its result once there is one. The running work itself stays in the process that runs it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRecord {
     #[serde(rename = "taskId")]
     pub task_id: String,

@@ -1,8 +1,12 @@
 //! Tasks (2025-11-25, experimental): a `tools/call` with `task: {ttl}` is answered at once with a
 //! `CreateTaskResult`; the tool runs on, and its outcome is kept for `tasks/get`, `tasks/result`, `tasks/list`
 //! and `tasks/cancel`. Tasks belong to the session that created them (the session is the requestor's identity
-//! here), have unguessable ids, expire after their TTL, and a session holds at most `MAX_TASKS`.
+//! here), have unguessable ids, expire after their TTL, and a session holds at most `MAX_TASKS`. The tasks of a
+//! session shared by several processes are written to the task store too ([`shared`]).
 
+mod shared;
+
+use crate::engine::Done;
 use crate::jsonrpc::{self, RequestId, INTERNAL_ERROR, INVALID_PARAMS};
 use crate::session::{Call, OutKind, Outbound, Session};
 use serde_json::{json, Map, Value};
@@ -181,7 +185,7 @@ pub struct TaskSink {
 
 impl TaskSink {
     fn settle(&self, status: TaskStatus, message: Option<String>, outcome: Option<Outcome>) {
-        let (waiters, json) = {
+        let (waiters, json, notice) = {
             let mut tasks = self.session.tasks();
             let Some(task) = tasks.tasks.get_mut(&self.task_id) else { return };
             if task.status.is_terminal() {
@@ -192,8 +196,10 @@ impl TaskSink {
             task.updated = SystemTime::now();
             task.outcome = outcome;
             task.call = None;
-            (std::mem::take(&mut task.waiters), task_json(&self.task_id, task))
+            let (notice, _) = shared::changed(&self.session, &self.task_id, task, None);
+            (std::mem::take(&mut task.waiters), task_json(&self.task_id, task), notice)
         };
+        shared::announce(&self.session, notice);
         self.session.out.send(
             jsonrpc::notification("notifications/tasks/status", json.to_string().as_bytes()),
             OutKind::Notification,
@@ -266,12 +272,39 @@ pub(crate) fn begin(
     ttl_ms: Option<u64>,
     reply: &Arc<dyn Outbound>,
 ) -> Option<(String, Arc<dyn Outbound>)> {
-    let Some((task_id, json)) = session.tasks().create(ttl_ms) else {
+    let created = {
+        let mut tasks = session.tasks();
+        tasks.create(ttl_ms).map(|(task_id, json)| {
+            let answer = jsonrpc::result_response(id, json!({"task": json}).to_string().as_bytes());
+            // A shared session's task is answered once the task store holds it (any process may be asked next).
+            let (reply, request_id, held) = (reply.clone(), id.clone(), task_id.clone());
+            let done: Done = Box::new(move |stored| match stored {
+                Ok(()) => reply.send(answer, OutKind::Response),
+                Err(e) => {
+                    let message = format!("the task could not be stored: {e}");
+                    reply.send(
+                        jsonrpc::error_response(Some(&request_id), INTERNAL_ERROR, &message, None),
+                        OutKind::Response,
+                    );
+                    tracing::warn!(task = %held, "a task the store refused runs on unobserved");
+                }
+            });
+            let (notice, unqueued) = match tasks.tasks.get(&task_id) {
+                Some(task) => shared::changed(session, &task_id, task, Some(done)),
+                None => (None, Some(done)),
+            };
+            (task_id, notice, unqueued)
+        })
+    };
+    let Some((task_id, notice, unqueued)) = created else {
         let msg = format!("Too many tasks in this session (limit {MAX_TASKS})");
         reply.send(jsonrpc::error_response(Some(id), INTERNAL_ERROR, &msg, None), OutKind::Response);
         return None;
     };
-    reply.send(jsonrpc::result_response(id, json!({"task": json}).to_string().as_bytes()), OutKind::Response);
+    if let Some(answer_now) = unqueued {
+        answer_now(Ok(())); // not shared: the task exists here only
+    }
+    shared::announce(session, notice);
     Some((task_id.clone(), Arc::new(TaskSink { session: session.clone(), task_id })))
 }
 
@@ -296,6 +329,9 @@ pub(crate) fn request(
     let answer = |v: Value| reply.send(jsonrpc::result_response(id, v.to_string().as_bytes()), OutKind::Response);
     let fail = |msg: &str| reply.send(jsonrpc::error_response(Some(id), INVALID_PARAMS, msg, None), OutKind::Response);
     if method == "tasks/list" {
+        if shared::list(session, id, params, reply, page_size) {
+            return;
+        }
         let mut tasks = session.tasks();
         tasks.expire(SystemTime::now());
         let start = match params.get("cursor").and_then(Value::as_str) {
@@ -325,6 +361,10 @@ pub(crate) fn request(
     tasks.expire(SystemTime::now());
     let Some(task) = tasks.tasks.get_mut(task_id) else {
         drop(tasks);
+        // Another process's task, in a shared session: the task store knows it.
+        if shared::remote(session, id, method, task_id, reply) {
+            return;
+        }
         return fail(&format!("Invalid params: unknown task {task_id:?}"));
     };
     match method {
@@ -343,33 +383,48 @@ pub(crate) fn request(
             }
         }
         _ => {
-            if task.status.is_terminal() {
-                drop(tasks);
-                return fail(&format!("Invalid params: task {task_id:?} already finished"));
-            }
-            task.status = TaskStatus::Cancelled;
-            task.message = Some("Cancelled by the client".into());
-            task.updated = SystemTime::now();
-            let call = task.call.take();
-            let waiters = std::mem::take(&mut task.waiters);
-            let json = task_json(task_id, task);
-            for (wid, wreply) in waiters {
-                wreply.send(outcome_response(&wid, task_id, task), OutKind::Response);
-            }
             drop(tasks);
-            if let Some(call) = call {
-                session.forget(&call.id);
-                if call.cancel() {
-                    session.dispatcher.cancel(&call);
-                }
+            match cancel_here(session, task_id) {
+                Ok(json) => answer(json),
+                Err(message) => fail(&message),
             }
-            session.out.send(
-                jsonrpc::notification("notifications/tasks/status", json.to_string().as_bytes()),
-                OutKind::Notification,
-            );
-            answer(json)
         }
     }
+}
+
+/// Cancels a task this process holds: its call is cancelled, waiters get the outcome, the client the status.
+/// Returns the task as it now is, or why it cannot be cancelled.
+pub(crate) fn cancel_here(session: &Session, task_id: &str) -> Result<Value, String> {
+    let (call, json, notice) = {
+        let mut tasks = session.tasks();
+        let Some(task) = tasks.tasks.get_mut(task_id) else {
+            return Err(format!("Invalid params: unknown task {task_id:?}"));
+        };
+        if task.status.is_terminal() {
+            return Err(format!("Invalid params: task {task_id:?} already finished"));
+        }
+        task.status = TaskStatus::Cancelled;
+        task.message = Some("Cancelled by the client".into());
+        task.updated = SystemTime::now();
+        let call = task.call.take();
+        let waiters = std::mem::take(&mut task.waiters);
+        let json = task_json(task_id, task);
+        for (wid, wreply) in waiters {
+            wreply.send(outcome_response(&wid, task_id, task), OutKind::Response);
+        }
+        (call, json, shared::changed(session, task_id, task, None).0)
+    };
+    shared::announce(session, notice);
+    if let Some(call) = call {
+        session.forget(&call.id);
+        if call.cancel() {
+            session.dispatcher.cancel(&call);
+        }
+    }
+    session
+        .out
+        .send(jsonrpc::notification("notifications/tasks/status", json.to_string().as_bytes()), OutKind::Notification);
+    Ok(json)
 }
 
 #[cfg(test)]

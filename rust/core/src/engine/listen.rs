@@ -135,7 +135,8 @@ impl Listener {
             | Notice::TaskInput { .. }
             | Notice::ClientReply { .. }
             | Notice::SessionChanged(_)
-            | Notice::StreamEvent { .. } => false,
+            | Notice::StreamEvent { .. }
+            | Notice::LegacyTask { .. } => false,
         }
     }
 

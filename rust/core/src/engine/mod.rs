@@ -132,6 +132,12 @@ impl Engine {
         self.bus_slot.switch_to(bus);
     }
 
+    /// Where task states are written when a task store is attached (the legacy tasks of shared sessions use it
+    /// too).
+    pub(crate) fn task_journal(&self) -> Option<Arc<task_journal::Journal>> {
+        self.tasks.journal().cloned()
+    }
+
     /// This engine's tag in the ids of its requests to clients of shared sessions.
     pub fn relay_tag(&self) -> &Arc<str> {
         &self.relay_tag
@@ -438,7 +444,7 @@ pub use shape::{CacheHint, ResultFields};
 pub(crate) use table::RequestMeta;
 pub(crate) use task_ext::Created;
 pub use task_ext::TaskLink;
-pub(crate) use task_journal::Done;
+pub(crate) use task_journal::{Done, Journal};
 pub use tools::error_result;
 pub(crate) use tools::{CallParams, TaskParams};
 

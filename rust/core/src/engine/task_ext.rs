@@ -116,7 +116,7 @@ pub struct TaskLink {
 pub struct Tasks {
     entries: Mutex<HashMap<String, Entry>>,
     bus: Arc<dyn Bus>,
-    journal: OnceLock<Journal>,
+    journal: OnceLock<Arc<Journal>>,
 }
 
 /// How a new task's `CreateTaskResult` reaches the client: at once, or once the store holds the task.
@@ -139,10 +139,10 @@ impl Tasks {
     /// Writes every task change to `store` from now on, with the writer on `runtime`; false if one was
     /// attached already.
     pub(crate) fn attach_store(&self, store: Arc<dyn TaskStore>, runtime: tokio::runtime::Handle) -> bool {
-        self.journal.set(Journal::start(store, runtime)).is_ok()
+        self.journal.set(Arc::new(Journal::start(store, runtime))).is_ok()
     }
 
-    pub(super) fn journal(&self) -> Option<&Journal> {
+    pub(crate) fn journal(&self) -> Option<&Arc<Journal>> {
         self.journal.get()
     }
 

@@ -310,7 +310,8 @@ impl Service {
         let session =
             HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock(), shared);
         if self.config.session_store.is_some() {
-            session.core.share(&session.id, self.engine.bus().clone(), self.engine.relay_tag().clone());
+            let (bus, tag) = (self.engine.bus().clone(), self.engine.relay_tag().clone());
+            session.core.share(&session.id, bus, tag, self.engine.task_journal());
         }
         session
     }

@@ -105,13 +105,16 @@ async fn a_store_that_is_down_is_a_clear_503() {
 struct Asker {
     calls: std::sync::Mutex<Vec<Arc<Call>>>,
     replies: std::sync::Mutex<Vec<(u64, ReplyOutcome)>>,
+    cancelled: std::sync::atomic::AtomicUsize,
 }
 
 impl Dispatcher for Asker {
     fn call(&self, call: Arc<Call>, _: Value) {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call);
     }
-    fn cancel(&self, _: &Arc<Call>) {}
+    fn cancel(&self, _: &Arc<Call>) {
+        self.cancelled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
     fn closed(&self) {}
     fn reply(&self, key: u64, outcome: ReplyOutcome) {
         self.replies.lock().unwrap_or_else(|p| p.into_inner()).push((key, outcome));
@@ -267,4 +270,80 @@ async fn a_stream_dropped_on_one_process_resumes_on_another_with_nothing_missing
         .body(Full::new(Bytes::new()))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(b.clone().oneshot(unknown).await.unwrap_or_else(|e| match e {}).status(), StatusCode::NOT_FOUND);
+}
+
+impl Asker {
+    async fn next_call(&self) -> Arc<Call> {
+        loop {
+            if let Some(call) = self.calls.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+                return call;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_task_created_on_one_process_is_polled_awaited_and_cancelled_on_another() {
+    use crate::store::{MemoryEventStore, MemoryTaskStore, TaskStore};
+    let bus: Arc<dyn Bus> = LocalBus::new();
+    let sessions: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new());
+    let events: Arc<dyn crate::store::EventStore> = Arc::new(MemoryEventStore::new(64));
+    let tasks: Arc<dyn TaskStore> = Arc::new(MemoryTaskStore::new());
+    let runtime = tokio::runtime::Handle::current();
+    let process = |dispatcher: Arc<Asker>| {
+        let config = ServerConfig::new(json!({"name": "t", "version": "1"}));
+        let engine = Engine::with_bus(config, bus.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let job = r#"{"name":"job","inputSchema":{"type":"object"},"execution":{"taskSupport":"optional"}}"#;
+        engine.add_tool(Tool::new(1, job, None).unwrap_or_else(|e| panic!("{e}")));
+        assert!(engine.attach_task_store(tasks.clone(), runtime.clone()));
+        crate::testing::shared_endpoint(Arc::new(engine), dispatcher, sessions.clone(), events.clone())
+    };
+    let (asked_a, asked_b) = (Arc::new(Asker::default()), Arc::new(Asker::default()));
+    let (a, b) = (process(asked_a.clone()), process(asked_b.clone()));
+    let init =
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}});
+    let (_, id, _) = post(&a, request(1, "initialize", init), None).await;
+    let Some(id) = id else { panic!("no session") };
+    post(&a, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}), Some(&id)).await;
+
+    // Created on A: answered once stored, so B knows it at once.
+    let (_, _, created) =
+        post(&a, request(2, "tools/call", json!({"name": "job", "task": {"ttl": 60000}})), Some(&id)).await;
+    let task = created["result"]["task"]["taskId"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let call = asked_a.next_call().await;
+    let (_, _, got) = post(&b, request(3, "tasks/get", json!({"taskId": task})), Some(&id)).await;
+    assert_eq!(
+        (got["result"]["taskId"].as_str(), got["result"]["status"].as_str()),
+        (Some(task.as_str()), Some("working"))
+    );
+    let (_, _, listed) = post(&b, request(4, "tasks/list", json!({})), Some(&id)).await;
+    assert_eq!(listed["result"]["tasks"][0]["taskId"], json!(task), "{listed}");
+
+    // tasks/result on B waits for A to finish the task.
+    let (b2, id2, task2) = (b.clone(), id.clone(), task.clone());
+    let waiting =
+        tokio::spawn(async move { post(&b2, request(5, "tasks/result", json!({"taskId": task2})), Some(&id2)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "tasks/result answered before the task ended");
+    assert!(call.respond(br#"{"content":[{"type":"text","text":"finished on A"}]}"#));
+    let (_, _, result) = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .unwrap_or_else(|_| panic!("tasks/result never answered"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(result["result"]["content"][0]["text"], "finished on A", "{result}");
+    assert_eq!(result["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"], json!(task));
+
+    // Another task, cancelled through B: A cancels its call.
+    let (_, _, created) =
+        post(&a, request(6, "tools/call", json!({"name": "job", "task": {"ttl": 60000}})), Some(&id)).await;
+    let second = created["result"]["task"]["taskId"].as_str().unwrap_or_default().to_owned();
+    let second_call = asked_a.next_call().await;
+    let (_, _, cancelled) = post(&b, request(7, "tasks/cancel", json!({"taskId": second})), Some(&id)).await;
+    assert_eq!(cancelled["result"]["status"], "cancelled", "{cancelled}");
+    assert_eq!(asked_a.cancelled.load(std::sync::atomic::Ordering::SeqCst), 1, "A's call was not cancelled");
+    assert!(!second_call.is_active());
+    let (_, _, unknown) = post(&b, request(8, "tasks/get", json!({"taskId": "nope"})), Some(&id)).await;
+    assert_eq!(unknown["error"]["code"], -32602);
+    assert!(asked_b.calls.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
 }
