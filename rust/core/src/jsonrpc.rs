@@ -241,6 +241,24 @@ pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn exact_values_refuse_big_integers_and_lone_surrogates_clearly() {
+        let ok = parse_exact(
+            r#"{"a":18446744073709551615,"b":-9223372036854775808,"c":1.5e300,"s":"12345678901234567890123"}"#,
+        );
+        assert_eq!(ok.map(|v| v["a"].as_u64()), Ok(Some(u64::MAX)), "the 64-bit range is exact");
+        for big in ["18446744073709551616", "-9223372036854775809", "123456789012345678901234567890"] {
+            let err = parse_exact(&format!(r#"{{"x":[1,{big}]}}"#)).err().unwrap_or_default();
+            assert!(err.contains(big) && err.contains("64-bit range"), "{err}");
+        }
+        assert!(parse_exact(r#"{"x":"\"18446744073709551616"}"#).is_ok(), "digits in a string are text");
+        for lone in [r#"{"t":"\ud800"}"#, r#"{"t":"\ud800A"}"#, r#"{"t":"\udc00"}"#] {
+            let err = parse_exact(lone).err().unwrap_or_default();
+            assert!(err.contains("lone UTF-16 surrogate"), "{lone}: {err}");
+        }
+        assert!(parse_exact("{").is_err_and(|e| e.contains("EOF")));
+    }
+
     fn one(text: &str) -> Result<Message<'_>, Rejection> {
         match split(text.as_bytes())? {
             Frame::Single(raw) => classify(raw),
@@ -325,4 +343,74 @@ mod tests {
         );
         assert_eq!(notification("a/b", b"{}"), br#"{"jsonrpc":"2.0","method":"a/b","params":{}}"#);
     }
+}
+
+/// Parses a JSON value the handlers will get (a call's arguments), with a clear error for what serde_json would
+/// accept silently or explain badly: an integer beyond 64 bits (it would arrive as an inexact float; exact
+/// integers are those in `-2^63 ..= 2^64-1`), and a `\u` escape that is a lone UTF-16 surrogate (not Unicode).
+pub fn parse_exact(text: &str) -> Result<serde_json::Value, String> {
+    if has_long_digit_run(text) {
+        if let Some(number) = oversized_integer(text) {
+            return Err(format!(
+                "the integer {number} is outside the 64-bit range (-2^63 to 2^64-1); send larger numbers as strings"
+            ));
+        }
+    }
+    serde_json::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        if message.contains("hex escape") || message.contains("surrogate") {
+            format!(
+                "a string holds a \\u escape that is not Unicode (a lone UTF-16 surrogate such as \\ud800) at line {} \
+                 column {}",
+                e.line(),
+                e.column()
+            )
+        } else {
+            message
+        }
+    })
+}
+
+/// Whether `text` has 19 digits in a row somewhere (what an integer near or past 64 bits needs): the cheap gate
+/// before [`oversized_integer`] looks at number tokens.
+fn has_long_digit_run(text: &str) -> bool {
+    let mut run = 0;
+    for b in text.bytes() {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 19 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The first integer literal (outside strings) that fits neither `i64` nor `u64`.
+fn oversized_integer(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                    i += 1;
+                }
+                let token = text.get(start..i)?;
+                let integral = !token.contains(['.', 'e', 'E']);
+                if integral && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Some(token);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }

@@ -52,7 +52,7 @@ pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
 pub(super) fn call_parsed(engine: &Engine, req: &Req<'_>, p: CallParams<'_>) -> Result<(), McpError> {
     let registry = engine.registry();
     let tool = registry.tool(&p.name).ok_or_else(|| McpError::invalid_params(format!("Unknown tool: {}", p.name)))?;
-    let parsed = p.arguments.map(|raw| serde_json::from_str::<Value>(raw.get())).transpose();
+    let parsed = p.arguments.map(|raw| crate::jsonrpc::parse_exact(raw.get())).transpose();
     let mut arguments = match parsed.map_err(|e| McpError::invalid_params(format!("Invalid params: {e}")))? {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v @ Value::Object(_)) => v,
