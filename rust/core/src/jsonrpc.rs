@@ -237,6 +237,76 @@ pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
+/// Parses a JSON value the handlers will get (a call's arguments), with a clear error for what serde_json would
+/// accept silently or explain badly: an integer beyond 64 bits (it would arrive as an inexact float; exact
+/// integers are those in `-2^63 ..= 2^64-1`), and a `\u` escape that is a lone UTF-16 surrogate (not Unicode).
+pub fn parse_exact(text: &str) -> Result<serde_json::Value, String> {
+    if has_long_digit_run(text) {
+        if let Some(number) = oversized_integer(text) {
+            return Err(format!(
+                "the integer {number} is outside the 64-bit range (-2^63 to 2^64-1); send larger numbers as strings"
+            ));
+        }
+    }
+    serde_json::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        if message.contains("hex escape") || message.contains("surrogate") {
+            format!(
+                "a string holds a \\u escape that is not Unicode (a lone UTF-16 surrogate such as \\ud800) at line {} \
+                 column {}",
+                e.line(),
+                e.column()
+            )
+        } else {
+            message
+        }
+    })
+}
+
+/// Whether `text` has 19 digits in a row somewhere (what an integer near or past 64 bits needs): the cheap gate
+/// before [`oversized_integer`] looks at number tokens.
+fn has_long_digit_run(text: &str) -> bool {
+    let mut run = 0;
+    for b in text.bytes() {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 19 {
+            return true;
+        }
+    }
+    false
+}
+
+/// The first integer literal (outside strings) that fits neither `i64` nor `u64`.
+fn oversized_integer(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                    i += 1;
+                }
+                let token = text.get(start..i)?;
+                let integral = !token.contains(['.', 'e', 'E']);
+                if integral && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Some(token);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,74 +413,4 @@ mod tests {
         );
         assert_eq!(notification("a/b", b"{}"), br#"{"jsonrpc":"2.0","method":"a/b","params":{}}"#);
     }
-}
-
-/// Parses a JSON value the handlers will get (a call's arguments), with a clear error for what serde_json would
-/// accept silently or explain badly: an integer beyond 64 bits (it would arrive as an inexact float; exact
-/// integers are those in `-2^63 ..= 2^64-1`), and a `\u` escape that is a lone UTF-16 surrogate (not Unicode).
-pub fn parse_exact(text: &str) -> Result<serde_json::Value, String> {
-    if has_long_digit_run(text) {
-        if let Some(number) = oversized_integer(text) {
-            return Err(format!(
-                "the integer {number} is outside the 64-bit range (-2^63 to 2^64-1); send larger numbers as strings"
-            ));
-        }
-    }
-    serde_json::from_str(text).map_err(|e| {
-        let message = e.to_string();
-        if message.contains("hex escape") || message.contains("surrogate") {
-            format!(
-                "a string holds a \\u escape that is not Unicode (a lone UTF-16 surrogate such as \\ud800) at line {} \
-                 column {}",
-                e.line(),
-                e.column()
-            )
-        } else {
-            message
-        }
-    })
-}
-
-/// Whether `text` has 19 digits in a row somewhere (what an integer near or past 64 bits needs): the cheap gate
-/// before [`oversized_integer`] looks at number tokens.
-fn has_long_digit_run(text: &str) -> bool {
-    let mut run = 0;
-    for b in text.bytes() {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= 19 {
-            return true;
-        }
-    }
-    false
-}
-
-/// The first integer literal (outside strings) that fits neither `i64` nor `u64`.
-fn oversized_integer(text: &str) -> Option<&str> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                i += 1;
-                while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
-                    i += 1;
-                }
-                let token = text.get(start..i)?;
-                let integral = !token.contains(['.', 'e', 'E']);
-                if integral && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
-                    return Some(token);
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    None
 }
