@@ -82,9 +82,10 @@ conformance: redis ## the official MCP conformance suite (--suite all) against e
 bench: ## stdio benchmark: ferromcp vs. the official SDK, side by side
 	$(PY) benches/stdio_bench.py
 
-bench-smoke: ## short runs of the stdio and HTTP benchmarks, to keep them working (numbers not asserted)
+# The HTTP smoke leaves out ferromcp-redis: the 2-worker Redis variant goes through every code path it has.
+bench-smoke: redis ## short runs of the stdio and HTTP benchmarks, to keep them working (numbers not asserted)
 	$(PY) benches/stdio_bench.py --quick
-	$(PY) loadtests/run_http_bench.py --quick --no-wrk
+	$(PY) loadtests/run_http_bench.py --quick --no-wrk --only ferromcp,ferromcp-2w-redis,sdk-json,sdk-sse
 
 redis: ## install redis-server (Debian's package) for the Redis store tests, if missing
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
@@ -92,7 +93,7 @@ redis: ## install redis-server (Debian's package) for the Redis store tests, if 
 wrk: ## install wrk (Debian's package) for the HTTP ceiling benchmark, if missing
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
-loadtest: wrk ## HTTP benchmark: ferromcp vs. the official SDK (JSON and SSE modes), side by side (~3 min)
+loadtest: wrk redis ## HTTP benchmark: ferromcp (also with Redis, and 2 workers + Redis) vs. the official SDK (JSON and SSE modes), side by side (~5 min)
 	$(PY) loadtests/run_http_bench.py --duration 10
 
 nginx: ## install nginx (Debian's package) for the deployment kit's checks and tests, if missing

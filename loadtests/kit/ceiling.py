@@ -65,7 +65,7 @@ def ceiling_wrk(
             str(settings.wrk_threads),
         ]
         env = {**os.environ, "MCP_WRK_CHECK": "1" if check else "0", "MCP_WRK_STATELESS": "1" if stateless else "0"}
-        meter = CpuMeter(server.pid, external_generator=True)
+        meter = server.cpu_meter(external_generator=True)
         with meter.measure():
             done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration_s + 60, check=False)
         for line in done.stdout.splitlines():
@@ -94,7 +94,7 @@ def ceiling_wrk(
         "sessions": result["sessions"],
         "validated_responses": warm["checked"],
         "sessions_ok_after": after,
-        **meter.as_dict(),
+        **meter.as_dict(per_s=result["rps"]),
     }
 
 
@@ -142,7 +142,7 @@ def ceiling_python(server: ServerProcess, settings: Settings, *, stateless: bool
             *(connection_loop(c, s, i, warm_until, scratch) for i, (c, s) in enumerate(zip(conns, ids, strict=True)))
         )
         out: dict[str, Any] = {"latencies": [], "calls": 0, "errors": 0}
-        meter = CpuMeter(server.pid)
+        meter = server.cpu_meter()
         with meter.measure():
             start = time.perf_counter()
             until = start + settings.duration_s
@@ -162,7 +162,7 @@ def ceiling_python(server: ServerProcess, settings: Settings, *, stateless: bool
             "calls": out["calls"],
             "errors": out["errors"],
             "sessions": 0 if stateless else len(ids),
-            **meter.as_dict(),
+            **meter.as_dict(per_s=out["calls"] / elapsed),
         }
 
     return run_async(bounded(run(), settings.duration_s + settings.warmup_s + 30))

@@ -3,14 +3,14 @@ distorted them."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import platform
 from typing import Any
 
+from .http_cells import Row, cell, sdk_ratio, value
 from .report import markdown_table, package_version
-from .servers import BASELINE, SERVERS
-from .stats import fmt
+from .scaleout_report import scale_out_report
+from .servers import BASE_KEYS, BASELINE, SERVERS
 from .workloads import Settings
 
 # Above this share of one core the generator, not the server, may be what limits a number.
@@ -19,19 +19,11 @@ GENERATOR_BUSY = 0.9
 OTHER_BUSY = 0.2
 
 
-@dataclasses.dataclass(frozen=True)
-class Row:
-    label: str
-    workload: str
-    field: str
-    unit: str
-    higher_is_better: bool | None  # None: no ratio (a count, not a performance figure)
-
-
 ROWS = (
     Row("(a) tools/call, {conns} sessions / {conns} conns: calls/s", "ceiling", "calls_per_s", "", True),
     Row("(a) p50 latency", "ceiling", "p50_ms", "ms", False),
     Row("(a) p99 latency", "ceiling", "p99_ms", "ms", False),
+    Row("(a) server CPU per call", "ceiling", "server_cpu_us_per_op", "µs", False),
     Row("(b) 1 connection, sequential: p50 latency", "sequential", "p50_ms", "ms", False),
     Row("(b) p99 latency", "sequential", "p99_ms", "ms", False),
     Row("(b) calls/s (1 / mean latency)", "sequential", "calls_per_s", "", True),
@@ -43,9 +35,11 @@ ROWS = (
     Row("(d) per-call sessions/s (init → initialized → call → DELETE)", "per_call", "sessions_per_s", "", True),
     Row("(d) p50 session latency", "per_call", "p50_ms", "ms", False),
     Row("(d) p99 session latency", "per_call", "p99_ms", "ms", False),
+    Row("(d) server CPU per session", "per_call", "server_cpu_us_per_op", "µs", False),
     Row("(e) stateless (2026-07-28) tools/call, {conns} conns: calls/s", "stateless", "calls_per_s", "", True),
     Row("(e) p50 latency", "stateless", "p50_ms", "ms", False),
     Row("(e) p99 latency", "stateless", "p99_ms", "ms", False),
+    Row("(e) server CPU per call", "stateless", "server_cpu_us_per_op", "µs", False),
 )
 CPU_ROWS = (
     ("(a) ceiling", "ceiling"),
@@ -53,55 +47,31 @@ CPU_ROWS = (
     ("(c) memory", "memory"),
     ("(d) per-call", "per_call"),
     ("(e) stateless", "stateless"),
+    ("(f) resumption", "resume"),
 )
-SERVER_COLUMNS = ("ferromcp", "SDK (JSON)", "SDK (SSE)")
-
-
-def _value(result: dict[str, Any], workload: str, field: str) -> float | None:
-    cell = result.get(workload)
-    if not isinstance(cell, dict) or field not in cell:
-        return None
-    return float(cell[field])
-
-
-def _cell(result: dict[str, Any], workload: str, field: str, unit: str) -> str:
-    if "unavailable" in result:
-        return "unavailable"
-    cell = result.get(workload)
-    if not isinstance(cell, dict):
-        return "not run"
-    if "failed" in cell:
-        return "failed"
-    value = _value(result, workload, field)
-    return "n/a" if value is None else fmt(value, unit)
-
-
-def _ratio(ferro: float | None, base: float | None, higher_is_better: bool | None) -> str:
-    if higher_is_better is None or ferro is None or base is None or ferro <= 0 or base <= 0:
-        return ""
-    if ferro != ferro or base != base:
-        return ""
-    ratio = ferro / base if higher_is_better else base / ferro
-    return f"{ratio:.1f}x {'higher' if higher_is_better else 'lower'}" if ratio >= 1 else f"{1 / ratio:.2f}x worse"
+WORKLOADS = ("ceiling", "sequential", "memory", "per_call", "stateless", "resume")
 
 
 def report(results: dict[str, dict[str, Any]], settings: Settings) -> str:
-    keys = [spec.key for spec in SERVERS]
+    labels = {spec.key: spec.label for spec in SERVERS}
     rows = []
     for row in ROWS:
-        cells = [_cell(results[k], row.workload, row.field, row.unit) if k in results else "—" for k in keys]
-        ferro = _value(results.get("ferromcp", {}), row.workload, row.field)
-        base = _value(results.get(BASELINE, {}), row.workload, row.field)
+        cells = [cell(results[k], row.workload, row.field, row.unit) if k in results else "—" for k in BASE_KEYS]
+        ferro = value(results.get("ferromcp", {}), row.workload, row.field)
+        base = value(results.get(BASELINE, {}), row.workload, row.field)
         label = row.label.format(conns=settings.connections)
-        rows.append([label, *cells, _ratio(ferro, base, row.higher_is_better)])
-    out = markdown_table(["metric", *SERVER_COLUMNS, "ratio vs SDK JSON"], rows)
+        rows.append([label, *cells, sdk_ratio(ferro, base, row.higher_is_better)])
+    out = markdown_table(["metric", *(labels[k] for k in BASE_KEYS), "ratio vs SDK JSON"], rows)
+    out += scale_out_report(results, settings)
 
     out += [
         "",
-        "CPU during each workload: server / generator / other processes, in % of one core; in brackets the "
-        f"machine's busy share of all {os.cpu_count()} cores, which also counts the kernel's loopback networking:",
+        "CPU during each workload: server (all its processes; with Redis, ferromcp+redis-server) / generator / "
+        "other processes, in % of one core; in brackets the machine's busy share of all "
+        f"{os.cpu_count()} cores, which also counts the kernel's loopback networking:",
         "",
     ]
+    keys = [spec.key for spec in SERVERS if spec.key in results]
     busy: list[str] = []
     saturated: list[str] = []
     noisy: list[str] = []
@@ -109,24 +79,22 @@ def report(results: dict[str, dict[str, Any]], settings: Settings) -> str:
     for label, workload in CPU_ROWS:
         cells = []
         for key in keys:
-            cell = results.get(key, {}).get(workload)
-            if not isinstance(cell, dict) or "server_cpu" not in cell:
+            found = results[key].get(workload)
+            if not isinstance(found, dict) or "server_cpu" not in found:
                 cells.append("—")
                 continue
-            shares = [cell["server_cpu"], cell["generator_cpu"], cell.get("other_cpu", float("nan"))]
-            machine = cell.get("machine_busy", float("nan"))
-            cells.append(" / ".join(f"{share * 100:.0f}%" for share in shares) + f" ({machine * 100:.0f}%)")
-            if cell.get("other_cpu", 0.0) >= OTHER_BUSY:
+            cells.append(_cpu_cell(found))
+            if found.get("other_cpu", 0.0) >= OTHER_BUSY:
                 noisy.append(f"{label} for {results[key]['label']}")
-            limit = GENERATOR_BUSY * (settings.wrk_threads if cell.get("generator", "").startswith("wrk") else 1)
-            if cell["generator_cpu"] >= limit:
+            limit = GENERATOR_BUSY * (settings.wrk_threads if found.get("generator", "").startswith("wrk") else 1)
+            if found["generator_cpu"] >= limit:
                 busy.append(f"{label} for {results[key]['label']}")
-            elif cell.get("machine_busy", 0.0) >= GENERATOR_BUSY:
+            elif found.get("machine_busy", 0.0) >= GENERATOR_BUSY:
                 saturated.append(f"{label} for {results[key]['label']}")
         rows.append([label, *cells])
-    out += markdown_table(["workload", *SERVER_COLUMNS], rows)
+    out += markdown_table(["workload", *(labels[k] for k in keys)], rows)
 
-    notes = [note for key in keys if key in results for note in _server_notes(results[key], settings)]
+    notes = [note for key in keys for note in _server_notes(results[key], settings)]
     if busy:
         notes.append(
             "- generator near its CPU limit (the number may be the generator's, not the server's): " + ", ".join(busy)
@@ -145,6 +113,16 @@ def report(results: dict[str, dict[str, Any]], settings: Settings) -> str:
     return "\n".join(out)
 
 
+def _cpu_cell(found: dict[str, Any]) -> str:
+    """server / generator / other (machine); a server with a store (Redis) as "server+store"."""
+    server = f"{found['server_cpu'] * 100:.0f}%"
+    if "store_cpu" in found:
+        server += f"+{found['store_cpu'] * 100:.0f}%"
+    shares = [found["generator_cpu"], found.get("other_cpu", float("nan"))]
+    machine = found.get("machine_busy", float("nan"))
+    return " / ".join([server, *(f"{share * 100:.0f}%" for share in shares)]) + f" ({machine * 100:.0f}%)"
+
+
 def _server_notes(result: dict[str, Any], settings: Settings) -> list[str]:
     """What went wrong for one server, or may have skewed its numbers."""
     notes: list[str] = []
@@ -152,13 +130,13 @@ def _server_notes(result: dict[str, Any], settings: Settings) -> list[str]:
         notes.append(f"- {result['label']}: unavailable: {result['unavailable'].splitlines()[0]}")
     if "crashed" in result:
         notes.append(f"- {result['label']}: {result['crashed']}")
-    for workload in ("ceiling", "sequential", "memory", "per_call", "stateless"):
-        cell = result.get(workload)
-        if isinstance(cell, dict) and "failed" in cell:
-            notes.append(f"- {result['label']} {workload}: {cell['failed']}")
-        elif isinstance(cell, dict) and cell.get("errors"):
-            first = f" (first: {cell['first_error']})" if cell.get("first_error") else ""
-            notes.append(f"- {result['label']} {workload}: {cell['errors']} failed requests or sessions{first}")
+    for workload in WORKLOADS:
+        found = result.get(workload)
+        if isinstance(found, dict) and "failed" in found:
+            notes.append(f"- {result['label']} {workload}: {found['failed']}")
+        elif isinstance(found, dict) and found.get("errors"):
+            first = f" (first: {found['first_error']})" if found.get("first_error") else ""
+            notes.append(f"- {result['label']} {workload}: {found['errors']} failed requests or sessions{first}")
     memory = result.get("memory")
     if isinstance(memory, dict) and "complete" in memory and not memory["complete"]:
         notes.append(

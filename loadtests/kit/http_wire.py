@@ -96,6 +96,22 @@ class Requests:
     def delete(self, session_id: bytes) -> bytes:
         return self._fill(_delete(session_id))
 
+    def call(self, session_id: bytes, request_id: int, tool: str, arguments: dict[str, Any], **meta: Any) -> bytes:
+        """tools/call of any tool, `meta` as its `_meta` (e.g. progressToken=...); built per call, not for hot loops."""
+        params: dict[str, Any] = {"name": tool, "arguments": arguments}
+        if meta:
+            params["_meta"] = meta
+        message = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+        return self._fill(_post(compact_json(message), session_id))
+
+    def resume(self, session_id: bytes, last_event_id: bytes) -> bytes:
+        """GET that resumes an SSE stream after `last_event_id` (SEP-1699)."""
+        return self._fill(
+            b"GET " + MCP_PATH.encode() + b" HTTP/1.1\r\nHost: " + HOST.encode() + b":%PORT%\r\n"
+            b"Accept: text/event-stream\r\nMcp-Session-Id: " + session_id + b"\r\n"
+            b"MCP-Protocol-Version: " + PROTOCOL_VERSION.encode() + b"\r\nLast-Event-ID: " + last_event_id + b"\r\n\r\n"
+        )
+
 
 @dataclasses.dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is several times slower
 class Response:

@@ -105,7 +105,11 @@ class CpuMeter:
 
     server_pid: int
     external_generator: bool = False  # True: the generator is a child process (wrk), False: this process
+    # A store the server keeps its state in (the scale-out variants' redis-server): metered on its own, and not
+    # counted as other work on the machine.
+    store_pid: int | None = None
     server_share: float = 0.0
+    store_share: float = 0.0
     generator_share: float = 0.0
     machine_busy: float = 0.0
     other_share: float = 0.0
@@ -115,9 +119,15 @@ class CpuMeter:
         usage = resource.getrusage(who)
         return usage.ru_utime + usage.ru_stime
 
+    def _store_seconds(self) -> float:
+        if self.store_pid is None:
+            return 0.0
+        return process_cpu_seconds(self.store_pid) or 0.0
+
     @contextlib.contextmanager
     def measure(self) -> Iterator[None]:
         wall0, server0, gen0 = time.perf_counter(), cpu_seconds(self.server_pid), self._generator_seconds()
+        store0 = self._store_seconds()
         busy0, irq0, total0 = machine_cpu_ticks()
         try:
             yield
@@ -125,18 +135,28 @@ class CpuMeter:
             wall = max(time.perf_counter() - wall0, 1e-9)
             self.server_share = (cpu_seconds(self.server_pid) - server0) / wall
             self.generator_share = (self._generator_seconds() - gen0) / wall
+            self.store_share = (self._store_seconds() - store0) / wall
             busy1, irq1, total1 = machine_cpu_ticks()
             ticks = max(total1 - total0, 1)
             cores = os.cpu_count() or 1
             self.machine_busy = (busy1 - busy0) / ticks
             # Whatever is busy besides the two processes and interrupt handling: other work sharing the machine.
             process_cores = (busy1 - busy0 - (irq1 - irq0)) / ticks * cores
-            self.other_share = max(0.0, process_cores - self.server_share - self.generator_share)
+            self.other_share = max(0.0, process_cores - self.server_share - self.generator_share - self.store_share)
 
-    def as_dict(self) -> dict[str, float]:
-        return {
+    def as_dict(self, per_s: float | None = None) -> dict[str, float]:
+        """The shares; with `per_s`, the rate of operations (calls, sessions) measured meanwhile, also the server's
+        CPU per operation in µs (its store's included, and given on its own)."""
+        shares = {
             "server_cpu": self.server_share,
             "generator_cpu": self.generator_share,
             "machine_busy": self.machine_busy,
             "other_cpu": self.other_share,
         }
+        if self.store_pid is not None:
+            shares["store_cpu"] = self.store_share
+        if per_s is not None and per_s > 0:
+            shares["server_cpu_us_per_op"] = (self.server_share + self.store_share) / per_s * 1e6
+            if self.store_pid is not None:
+                shares["store_cpu_us_per_op"] = self.store_share / per_s * 1e6
+        return shares

@@ -5,7 +5,7 @@ numbers as a dict:
   (c) idle_sessions_memory  the RSS that thousands of opened, then idle sessions add
   (d) per_call_sessions     whole sessions (initialize, initialized, tools/call, DELETE) per second
 
-Workload (a), the ceiling, is in ceiling.py.
+Workloads (a) and (e), the ceilings, are in ceiling.py; (f), SSE resumption, in resume.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .http_wire import (
     check_session_opened,
     quick_ok,
 )
-from .procs import CpuMeter, rss_bytes
+from .procs import rss_bytes
 from .servers import ServerProcess
 from .stats import percentile
 
@@ -45,6 +45,10 @@ class Settings:
     per_call_duration_s: float
     pipeline: int
     quiet_wait_s: float
+    # (f): resumptions to attempt, the client's wait before resuming, the most time they may take
+    resume_count: int = 200
+    resume_delay_s: float = 0.02
+    resume_budget_s: float = 30.0
 
 
 @dataclasses.dataclass
@@ -85,7 +89,7 @@ def sequential(server: ServerProcess, settings: Settings) -> dict[str, Any]:
         latencies: list[float] = []
         errors = 0
         clock = time.perf_counter
-        meter = CpuMeter(server.pid)
+        meter = server.cpu_meter()
         with meter.measure():
             give_up = clock() + settings.sequential_budget_s
             for raw in raws[settings.sequential_warmup :]:
@@ -100,13 +104,14 @@ def sequential(server: ServerProcess, settings: Settings) -> dict[str, Any]:
     finally:
         conn.close()
     latencies.sort()
+    calls_per_s = len(latencies) / sum(latencies) if latencies else 0.0
     return {
         "calls": len(latencies),
         "errors": errors,
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
-        "calls_per_s": len(latencies) / sum(latencies) if latencies else 0.0,
-        **meter.as_dict(),
+        "calls_per_s": calls_per_s,
+        **meter.as_dict(per_s=calls_per_s),
     }
 
 
@@ -137,7 +142,7 @@ def idle_sessions_memory(server: ServerProcess, settings: Settings) -> dict[str,
             finally:
                 conn.close()
 
-        meter = CpuMeter(server.pid)
+        meter = server.cpu_meter()
         with meter.measure():
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(settings.memory_connections)))
@@ -212,7 +217,7 @@ def per_call_sessions(server: ServerProcess, settings: Settings) -> dict[str, An
         await asyncio.gather(*(worker(clock() + settings.warmup_s, False) for _ in range(workers)))
         warmup_failures = failures.as_dict()
         failures.count, failures.first = 0, None
-        meter = CpuMeter(server.pid)
+        meter = server.cpu_meter()
         with meter.measure():
             start = clock()
             await asyncio.gather(*(worker(start + settings.per_call_duration_s, True) for _ in range(workers)))
@@ -226,7 +231,7 @@ def per_call_sessions(server: ServerProcess, settings: Settings) -> dict[str, An
             "sessions_per_s": sessions / elapsed,
             "p50_ms": percentile(latencies, 50) * 1000,
             "p99_ms": percentile(latencies, 99) * 1000,
-            **meter.as_dict(),
+            **meter.as_dict(per_s=sessions / elapsed),
         }
 
     return run_async(bounded(run(), settings.per_call_duration_s + settings.warmup_s))
