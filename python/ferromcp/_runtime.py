@@ -113,6 +113,9 @@ class Dispatcher:
 
     def _on_ready(self) -> None:
         handlers = self.server._handlers  # pyright: ignore[reportPrivateUsage]
+        # A sync handler raising SystemExit or KeyboardInterrupt: its call is answered, the rest of the batch is
+        # handled, and then it is raised.
+        stopping: BaseException | None = None
         for event in self._source.drain():
             if event.__class__ is tuple and len(event) == 2:
                 key, outcome = event
@@ -134,6 +137,9 @@ class Dispatcher:
                         respond_with_error(handle, exc)
                     except Exception as exc:
                         spec.fail(handle, exc)
+                    except BaseException as exc:
+                        handle.respond_error(-32603, f"Internal error: {type(exc).__name__}")
+                        stopping = exc
                     else:
                         try:
                             _end_task(handle)
@@ -147,6 +153,8 @@ class Dispatcher:
                 task = self._tasks.get(event)
                 if task is not None:
                     task.cancel()
+        if stopping is not None:
+            raise stopping
 
     def _start_task(self, spec: Handler, handle: CallHandle, args: dict[str, Any]) -> None:
         task = self._loop.create_task(self._run(spec, handle, args))

@@ -3,7 +3,7 @@
 use crate::convert::id_to_py;
 use crate::errors::{self, ResultError};
 use ferromcp_core::content;
-use ferromcp_core::jsonrpc::push_json_string;
+use ferromcp_core::jsonrpc::{push_json_string, INTERNAL_ERROR};
 use ferromcp_core::Call;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -12,6 +12,18 @@ use std::sync::Arc;
 #[pyclass(frozen, module = "ferromcp._core")]
 pub struct CallHandle {
     pub call: Arc<Call>,
+}
+
+/// A handle dropped while its call is still unanswered (an event lost to an error in the Python loop, a
+/// runtime bug): the client gets an error instead of silence, and the call leaves its session, which would
+/// otherwise keep it, and itself, alive for good.
+impl Drop for CallHandle {
+    fn drop(&mut self) {
+        if self.call.is_active() {
+            tracing::warn!(request = %self.call.id.json(), "a call was dropped without an answer; answering with an error");
+            self.call.respond_error(INTERNAL_ERROR, "Internal error: the server lost this call without answering it");
+        }
+    }
 }
 
 impl CallHandle {
