@@ -98,6 +98,7 @@ class Server:
         request_state_keys: Sequence[str] | None = None,
         request_state_ttl: float | None = None,
         lifespan: Callable[[Server], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+        mask_error_details: bool = True,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
@@ -106,7 +107,11 @@ class Server:
 
         `lifespan`: an async context manager factory (`@contextlib.asynccontextmanager async def lifespan(server):
         ... yield state ...`), entered when serving starts (stdio or HTTP; in each worker) and left after the
-        shutdown drain; handlers read what it yields as `ctx.lifespan_context`."""
+        shutdown drain; handlers read what it yields as `ctx.lifespan_context`.
+
+        `mask_error_details`: when a handler raises an unexpected exception (not a `ToolError`, `McpError`,
+        `ResourceNotFound`, ...), the client gets `Error executing tool NAME (error id ID)` and the traceback is
+        logged with the same id; `False` adds the exception's message (for development)."""
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -117,6 +122,7 @@ class Server:
         self.version = version
         self.instructions = instructions
         self.max_message_size = max_message_size
+        self.mask_error_details = mask_error_details
         hints = orjson.dumps(cache_hints_json(cache_hints)).decode() if cache_hints else None
         # Workers started by `run(..., workers=N)` share the supervisor's keys unless the app gives its own.
         keys = list(request_state_keys) if request_state_keys is not None else _workers.inherited_keys()
