@@ -53,9 +53,11 @@ class HttpOptions(TypedDict, total=False):
     keepalive: float | None
     """Seconds between keep-alive comments on idle SSE streams. Default 15."""
     allowed_hosts: list[str] | None
-    """Host header values accepted (403 otherwise). Default: the loopback names when bound to loopback."""
+    """Host header values accepted (403 otherwise); `name:*` accepts the name with any port. Default: any port
+    on the loopback names (`127.0.0.1:*`, `localhost:*`, `[::1]:*`) when bound to loopback, anything otherwise."""
     allowed_origins: list[str] | None
-    """Origin header values accepted (403 otherwise). Default: http(s) origins of the allowed hosts."""
+    """Origin header values accepted (403 otherwise); `http://name:*` accepts any port. Default: the http(s)
+    origins of the allowed hosts (same-origin when any host is)."""
     allow_delete: bool
     """Whether clients may end sessions with DELETE (405 otherwise). Default True."""
     io_threads: int

@@ -12,6 +12,7 @@
 
 pub mod body;
 pub mod health;
+pub mod host_check;
 pub mod mirror;
 pub mod routing;
 pub mod service;
@@ -61,9 +62,11 @@ pub struct HttpConfig {
     /// `retry:` sent with priming events, in milliseconds.
     pub retry_ms: Option<u64>,
     pub keepalive: Option<Duration>,
-    /// Allowed `Host` values; `None` = the loopback names when bound to loopback, anything otherwise.
+    /// Allowed `Host` values (`name:*` = any port, see `host_check`); `None` = any port on the loopback names
+    /// when bound to loopback, anything otherwise.
     pub allowed_hosts: Option<Vec<String>>,
-    /// Allowed `Origin` values; `None` = http(s) origins of the allowed hosts (same-origin when unrestricted).
+    /// Allowed `Origin` values (`http://name:*` = any port); `None` = http(s) origins of the allowed hosts
+    /// (same-origin when unrestricted).
     pub allowed_origins: Option<Vec<String>>,
     pub allow_delete: bool,
     pub io_threads: usize,
@@ -211,7 +214,7 @@ impl HttpServer {
         let local_addr = listener.local_addr()?;
         tracing::info!(%local_addr, path = %config.path, "serving Streamable HTTP");
         let registry = Arc::new(SessionRegistry::new(config.max_sessions));
-        let service = Arc::new(Service::new(engine, dispatcher, config.clone(), local_addr, registry));
+        let service = Arc::new(Service::new(engine, dispatcher, config.clone(), registry));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let stack = layers(McpService(service.clone()));
         let accept = runtime.spawn(accept_loop(listener, stack, shutdown_rx.clone()));

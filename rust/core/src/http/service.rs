@@ -2,6 +2,7 @@
 //! before the engine sees a message.
 
 use super::body::{HttpBody, SseBody};
+use super::host_check::{AllowList, LOOPBACK_HOSTS};
 use super::mirror::{self, RemoteStream};
 use super::sessions::{ActivityGuard, CreateError, HttpSession, SessionRegistry, SharedStreams};
 use super::sink::{Answer, RequestSink};
@@ -20,7 +21,6 @@ use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::TryAcquireError;
@@ -35,8 +35,8 @@ pub struct Service {
     pub(super) dispatcher: Arc<dyn Dispatcher>,
     pub(super) config: HttpConfig,
     pub(super) registry: Arc<SessionRegistry>,
-    allowed_hosts: Option<Vec<String>>,
-    allowed_origins: Option<Vec<String>>,
+    allowed_hosts: Option<AllowList>,
+    allowed_origins: Option<AllowList>,
     /// Set on shutdown: new requests get 503 while running calls finish.
     pub draining: AtomicBool,
     /// The `Ferromcp-Worker` header every response carries, when this process is one of several workers.
@@ -125,24 +125,14 @@ impl Service {
         engine: Arc<Engine>,
         dispatcher: Arc<dyn Dispatcher>,
         config: HttpConfig,
-        local: SocketAddr,
         registry: Arc<SessionRegistry>,
     ) -> Service {
-        let port = local.port();
-        let allowed_hosts = config.allowed_hosts.clone().or_else(|| {
-            is_loopback(&config.host).then(|| {
-                ["127.0.0.1", "localhost", "[::1]"]
-                    .iter()
-                    .flat_map(|h| [h.to_string(), format!("{h}:{port}")])
-                    .collect()
-            })
-        });
-        let allowed_origins = config.allowed_origins.clone().or_else(|| {
-            allowed_hosts
-                .as_ref()
-                .map(|hosts| hosts.iter().flat_map(|h| [format!("http://{h}"), format!("https://{h}")]).collect())
-        });
-        let normalize = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+        let allowed_hosts = config
+            .allowed_hosts
+            .clone()
+            .or_else(|| is_loopback(&config.host).then(|| LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect()));
+        let allowed_origins =
+            config.allowed_origins.clone().or_else(|| allowed_hosts.as_deref().map(AllowList::origins_of));
         let worker = config.worker_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok());
         Service {
             worker,
@@ -150,8 +140,8 @@ impl Service {
             dispatcher,
             config,
             registry,
-            allowed_hosts: allowed_hosts.map(normalize),
-            allowed_origins: allowed_origins.map(normalize),
+            allowed_hosts: allowed_hosts.map(AllowList::new),
+            allowed_origins: allowed_origins.map(AllowList::new),
             draining: AtomicBool::new(false),
         }
     }
@@ -255,14 +245,14 @@ impl Service {
     fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
         let host = header(headers, HOST).map(str::to_ascii_lowercase);
         if let Some(allowed) = &self.allowed_hosts {
-            if !host.as_ref().is_some_and(|h| allowed.contains(h)) {
+            if !host.as_ref().is_some_and(|h| allowed.allows(h)) {
                 let msg = format!("Forbidden: invalid Host header {:?}", host.unwrap_or_default());
                 return Some((StatusCode::FORBIDDEN, msg));
             }
         }
         let origin = header(headers, ORIGIN)?.to_ascii_lowercase();
         let ok = match &self.allowed_origins {
-            Some(allowed) => allowed.contains(&origin),
+            Some(allowed) => allowed.allows(&origin),
             // Unrestricted host: only same-origin browser requests.
             None => host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}")),
         };
