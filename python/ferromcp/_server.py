@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping, Sequence
@@ -25,6 +26,7 @@ from ._skills import EXTENSION as SKILLS_EXTENSION
 from ._skills import Skill, Skills, load_skill_dir, skill_from_text
 from ._surface import PromptSpec, ResourceNotFound, ResourceSpec, build_completion, build_prompt, build_resource
 from ._tools import Handler, ToolSpec, build_tool
+from .audit import AuditRecord, JsonLinesAudit
 
 __all__ = ["Server"]
 
@@ -101,6 +103,8 @@ class Server:
         request_state_ttl: float | None = None,
         lifespan: Callable[[Server], contextlib.AbstractAsyncContextManager[Any]] | None = None,
         mask_error_details: bool = True,
+        audit: Callable[[AuditRecord], object] | None = None,
+        audit_key: bytes | str | None = None,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
@@ -113,7 +117,12 @@ class Server:
 
         `mask_error_details`: when a handler raises an unexpected exception (not a `ToolError`, `McpError`,
         `ResourceNotFound`, ...), the client gets `Error executing tool NAME (error id ID)` and the traceback is
-        logged with the same id; `False` adds the exception's message (for development)."""
+        logged with the same id; `False` adds the exception's message (for development).
+
+        `audit`: called with an `AuditRecord` (see `ferromcp.audit`) for every `tools/call`, `resources/read` and
+        `prompts/get`, on a background thread; `ferromcp.audit.JsonLinesAudit(path)` writes them to a file.
+        `audit_key` (at least 16 bytes, or a string) keys the HMAC of the arguments; default: random per
+        process."""
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -131,12 +140,31 @@ class Server:
         self._keys_given = request_state_keys is not None
         self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints, keys, request_state_ttl)
         self._page_size = page_size
+        if audit is not None:
+            self._set_audit(audit, audit_key)
         self._lifespan = lifespan
         self.lifespan_context: Any = None
         self._skills: Skills | None = None
         self._handlers: dict[int, Handler] = {}
         self._names: dict[tuple[str, str], int] = {}
         self._next_id = 0
+
+    def _set_audit(self, audit: Callable[[AuditRecord], object], key: bytes | str | None) -> None:
+        if not callable(audit):
+            raise TypeError(f"audit must be callable (a record sink), not {audit!r}")
+        raw = key.encode() if isinstance(key, str) else key if key is not None else secrets.token_bytes(32)
+        if isinstance(audit, JsonLinesAudit):
+            self._engine.set_audit(raw, audit.write_json)  # the core's JSON, written as it is
+            return
+
+        def sink(line: str) -> object:
+            return audit(orjson.loads(line))
+
+        self._engine.set_audit(raw, sink)
+
+    def _flush_audit(self) -> None:
+        if not self._engine.flush_audit(5.0):
+            _logger.warning("audit records were still being delivered after 5 s")
 
     # -- tools -------------------------------------------------------------------------------------------------
 
@@ -599,6 +627,7 @@ class Server:
             finally:
                 dispatcher.stop()
                 transport.close()  # flushes queued output; releases the GIL while it waits
+                self._flush_audit()
 
     @contextlib.asynccontextmanager
     async def _lifespan_scope(self) -> AsyncGenerator[None, None]:
@@ -643,6 +672,7 @@ class Server:
                 yield url
             finally:
                 await _drain(transport, dispatcher, shutdown_timeout)
+                self._flush_audit()
 
     async def _serve_http_until_signal(self, host: str, port: int, path: str, options: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()

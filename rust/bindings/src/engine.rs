@@ -1,17 +1,20 @@
 //! The engine object: server facts and the tool registry.
 
+use crate::audit::ToPython;
 use crate::errors::{self, DefinitionError};
+use ferromcp_core::audit::Auditor;
 use ferromcp_core::engine::{CacheHint, ResultFields, DEFAULT_STATE_TTL};
 use ferromcp_core::registry::{Prompt, Resource, ResourceTemplate};
 use ferromcp_core::request_state::KeyRing;
 use ferromcp_core::{Engine as CoreEngine, ServerConfig, Tool};
 use pyo3::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 #[pyclass(frozen, module = "ferromcp._core")]
 pub struct Engine {
     pub inner: Arc<CoreEngine>,
+    audit: OnceLock<Arc<ToPython>>,
 }
 
 impl Engine {
@@ -64,7 +67,30 @@ impl Engine {
         config.cache_hints = cache_hints;
         config.request_state_keys = keys;
         config.request_state_ttl = ttl;
-        Ok(Engine { inner: Arc::new(CoreEngine::new(config).map_err(errors::to_py)?) })
+        Ok(Engine { inner: Arc::new(CoreEngine::new(config).map_err(errors::to_py)?), audit: OnceLock::new() })
+    }
+
+    /// Records every `tools/call`, `resources/read` and `prompts/get` from now on: `sink(record_json)` is called
+    /// on a forwarder thread; `key` (at least 16 bytes) keys the HMAC of the arguments. Once per engine.
+    fn set_audit(&self, key: &[u8], sink: Py<PyAny>) -> PyResult<()> {
+        if key.len() < 16 {
+            return Err(DefinitionError::new_err("audit key: at least 16 bytes"));
+        }
+        if self.audit.get().is_some() {
+            return Err(DefinitionError::new_err("an audit sink is set already"));
+        }
+        let forwarder = ToPython::start(sink).map_err(|e| DefinitionError::new_err(format!("audit: {e}")))?;
+        let _ = self.audit.set(forwarder.clone());
+        self.inner.set_auditor(Arc::new(Auditor::new(key.to_vec(), forwarder)));
+        Ok(())
+    }
+
+    /// Waits until every audit record made so far has reached the sink, at most `timeout` seconds; False if
+    /// some have not.
+    fn flush_audit(&self, py: Python<'_>, timeout: f64) -> bool {
+        let Some(forwarder) = self.audit.get().cloned() else { return true };
+        let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::ZERO);
+        py.detach(move || forwarder.flush(timeout))
     }
 
     /// Registers (or replaces) a tool. `definition` is the Tool object as JSON; its input schema is compiled now.

@@ -19,6 +19,7 @@
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 
+pub mod audit;
 pub mod bus;
 pub mod content;
 pub mod context;

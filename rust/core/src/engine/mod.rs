@@ -6,6 +6,7 @@
 //!   `completion`, `logging`; `tasks/*` are answered by [`crate::tasks`].
 //! - `batch`: JSON-RPC batches (2025-03-26 sessions).
 
+use crate::audit::Auditor;
 use crate::bus::{Bus, BusSlot, LocalBus, Notice, Receiver};
 use crate::context::RequestCtx;
 use crate::error::{CoreError, McpError};
@@ -22,7 +23,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use shape::Shapes;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 /// Static facts about the server, fixed at construction.
@@ -73,6 +74,8 @@ pub struct Engine {
     tasks: Arc<task_ext::Tasks>,
     /// This engine's tag in the ids of its requests to clients of shared sessions (see [`crate::relay`]).
     relay_tag: Arc<str>,
+    /// Where audit records go, once configured ([`Engine::set_auditor`]); unset costs one atomic load.
+    auditor: OnceLock<Arc<Auditor>>,
 }
 
 /// What a call carries besides its request: a tool's output schema, a stateless call's round-trip state.
@@ -123,7 +126,25 @@ impl Engine {
             listeners: listen::Listeners::default(),
             tasks,
             relay_tag: crate::relay::new_tag(),
+            auditor: OnceLock::new(),
         })
+    }
+
+    /// Records every audited call ([`crate::audit`]) through `auditor` from now on. False if one was set already.
+    pub fn set_auditor(&self, auditor: Arc<Auditor>) -> bool {
+        self.auditor.set(auditor).is_ok()
+    }
+
+    /// `reply`, watched by the auditor when there is one and `method` is audited.
+    fn audited(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: Option<&RequestCtx>,
+        reply: &Arc<dyn Outbound>,
+    ) -> Option<Arc<dyn Outbound>> {
+        let principal = ctx.and_then(|c| c.principal.as_deref());
+        self.auditor.get()?.watch(method, params, principal, reply)
     }
 
     /// Publishes on `bus` (one shared with other processes, such as the Redis bus) from now on; everything that
@@ -301,6 +322,8 @@ impl Engine {
         }
         let entry = table::lookup(method);
         let ctx = RequestCtx::legacy(session);
+        let watched = self.audited(method, params, ctx.as_ref(), reply);
+        let reply = watched.as_ref().unwrap_or(reply);
         let outcome = if !entry.is_some_and(|m| m.before_initialize) && ctx.is_none() {
             Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
         } else {
@@ -337,6 +360,8 @@ impl Engine {
         reply: &Arc<dyn Outbound>,
         parsed: Option<CallParams<'_>>,
     ) {
+        let watched = self.audited(method, params, Some(&ctx), reply);
+        let reply = watched.as_ref().unwrap_or(reply);
         let outcome = match table::lookup(method) {
             Some(m) if m.modern && m.offered.by(&self.registry()) => {
                 let req = table::Req { engine: self, session, ctx: Some(ctx), id, method, params, reply };
