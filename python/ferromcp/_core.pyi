@@ -67,6 +67,7 @@ class Engine:
     def set_extension(self, name: str, settings: str | None = None) -> None: ...
     def set_audit(self, key: bytes, sink: Callable[[str], object]) -> None: ...
     def flush_audit(self, timeout: float) -> bool: ...
+    def set_rate_limit(self, per_client: str | None = None, per_tool: dict[str, str] | None = None) -> None: ...
 
 @final
 class CallHandle:
@@ -135,6 +136,7 @@ class HttpServer:
         max_sessions: int = 10000,
         session_idle_timeout: float = 1800.0,
         max_in_flight_per_session: int = 64,
+        max_in_flight: int = 1024,
         replay_buffer_events: int = 256,
         max_streams_per_session: int = 64,
         retry_ms: int | None = ...,

@@ -21,6 +21,7 @@ from ._content import Annotations
 from ._core import DefinitionError, Engine, HttpServer, StdioServer
 from ._custom import build_method
 from ._logging import sync_core_level
+from ._rate_limit import RateLimit
 from ._runtime import Dispatcher
 from ._skills import EXTENSION as SKILLS_EXTENSION
 from ._skills import Skill, Skills, load_skill_dir, skill_from_text
@@ -48,6 +49,9 @@ class HttpOptions(TypedDict, total=False):
     """Seconds with nothing running or connected before a session is removed. Default 1800."""
     max_in_flight_per_session: int
     """Calls running at once per session; further POSTs wait (back-pressure). Default 64."""
+    max_in_flight: int
+    """Requests handled at once by this process, all clients together; further POSTs wait (back-pressure).
+    `subscriptions/listen` streams do not count. Default 1024."""
     replay_buffer_events: int
     """Events kept per SSE stream for resumption (Last-Event-ID). Default 256."""
     retry_interval: int | None
@@ -105,6 +109,7 @@ class Server:
         mask_error_details: bool = True,
         audit: Callable[[AuditRecord], object] | None = None,
         audit_key: bytes | str | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
@@ -122,7 +127,9 @@ class Server:
         `audit`: called with an `AuditRecord` (see `ferromcp.audit`) for every `tools/call`, `resources/read` and
         `prompts/get`, on a background thread; `ferromcp.audit.JsonLinesAudit(path)` writes them to a file.
         `audit_key` (at least 16 bytes, or a string) keys the HMAC of the arguments; default: random per
-        process."""
+        process.
+
+        `rate_limit`: a `RateLimit(per_client="100/s", per_tool={"search": "10/s"})` (see `RateLimit`)."""
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -142,6 +149,9 @@ class Server:
         self._page_size = page_size
         if audit is not None:
             self._set_audit(audit, audit_key)
+        if rate_limit is not None:
+            per_tool = dict(rate_limit.per_tool) if rate_limit.per_tool is not None else None
+            self._engine.set_rate_limit(rate_limit.per_client, per_tool)
         self._lifespan = lifespan
         self.lifespan_context: Any = None
         self._skills: Skills | None = None

@@ -4,10 +4,12 @@ use crate::audit::ToPython;
 use crate::errors::{self, DefinitionError};
 use ferromcp_core::audit::Auditor;
 use ferromcp_core::engine::{CacheHint, ResultFields, DEFAULT_STATE_TTL};
+use ferromcp_core::rate_limit::{Rate, RateLimits};
 use ferromcp_core::registry::{Prompt, Resource, ResourceTemplate};
 use ferromcp_core::request_state::KeyRing;
 use ferromcp_core::{Engine as CoreEngine, ServerConfig, Tool};
 use pyo3::prelude::*;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -82,6 +84,21 @@ impl Engine {
         let forwarder = ToPython::start(sink).map_err(|e| DefinitionError::new_err(format!("audit: {e}")))?;
         let _ = self.audit.set(forwarder.clone());
         self.inner.set_auditor(Arc::new(Auditor::new(key.to_vec(), forwarder)));
+        Ok(())
+    }
+
+    /// Enforces rate limits from now on: `per_client` ("100/s") for every call of a client, `per_tool` ({name:
+    /// rate}) for its calls of those tools. Once per engine; an invalid rate is a DefinitionError.
+    #[pyo3(signature = (per_client=None, per_tool=None))]
+    fn set_rate_limit(&self, per_client: Option<&str>, per_tool: Option<HashMap<String, String>>) -> PyResult<()> {
+        let rate = |text: &str| Rate::parse(text).map_err(|e| DefinitionError::new_err(format!("rate_limit: {e}")));
+        let mut limits = RateLimits { per_client: per_client.map(rate).transpose()?, ..RateLimits::default() };
+        for (tool, text) in per_tool.unwrap_or_default() {
+            limits.per_tool.insert(tool, rate(&text)?);
+        }
+        if !self.inner.set_rate_limits(limits) {
+            return Err(DefinitionError::new_err("rate limits are set already"));
+        }
         Ok(())
     }
 

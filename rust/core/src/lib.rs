@@ -29,6 +29,7 @@ pub mod framing;
 pub mod http;
 pub mod jsonrpc;
 pub mod protocol;
+pub mod rate_limit;
 pub mod registry;
 pub mod relay;
 pub mod request_state;

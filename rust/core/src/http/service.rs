@@ -7,6 +7,7 @@ use super::mirror::{self, RemoteStream};
 use super::sessions::{ActivityGuard, CreateError, HttpSession, SessionRegistry, SharedStreams};
 use super::sink::{Answer, RequestSink};
 use super::sse::parse_event_id;
+use super::throttle::{json_answer, PeerAddr};
 use super::HttpConfig;
 use crate::bus::Notice;
 use crate::engine::Engine;
@@ -23,7 +24,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::TryAcquireError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 // Header names as constants: a lookup by `HeaderName` skips parsing the name on every request.
 pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -41,6 +42,8 @@ pub struct Service {
     pub draining: AtomicBool,
     /// The `Ferromcp-Worker` header every response carries, when this process is one of several workers.
     pub(super) worker: Option<HeaderValue>,
+    /// Requests being handled at once, all clients together (`max_in_flight`).
+    pub(super) in_flight: Arc<Semaphore>,
 }
 
 pub(super) type Resp = Response<HttpBody>;
@@ -135,6 +138,7 @@ impl Service {
             config.allowed_origins.clone().or_else(|| allowed_hosts.as_deref().map(AllowList::origins_of));
         let worker = config.worker_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok());
         Service {
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             worker,
             engine,
             dispatcher,
@@ -173,7 +177,9 @@ impl Service {
                         .unwrap_or_else(|| {
                             rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
                         }),
-                    None if stateless(&parts.headers) => self.post_stateless(&parts.headers, body).await,
+                    None if stateless(&parts.headers) => {
+                        self.post_stateless(&parts.headers, body, parts.extensions.get::<PeerAddr>()).await
+                    }
                     None => self.post(&parts.headers, body).await,
                 },
                 Err(BodyError::TooLarge) => {
@@ -257,6 +263,15 @@ impl Service {
             None => host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}")),
         };
         (!ok).then(|| (StatusCode::FORBIDDEN, format!("Forbidden: invalid Origin {origin:?}")))
+    }
+
+    /// A place among the requests this process handles at once, waited for when all are taken (back-pressure);
+    /// None only if the semaphore was closed.
+    pub(super) async fn process_permit(&self) -> Option<OwnedSemaphorePermit> {
+        match self.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => self.in_flight.clone().acquire_owned().await.ok(),
+        }
     }
 
     /// A POST body, at most `max_body_bytes` (refused by its Content-Length before reading where it says so).
@@ -423,6 +438,7 @@ impl Service {
                 Err(_) => return SessionMissing::Unknown.response_to(body),
             },
         };
+        let global = if permit.is_some() { self.process_permit().await } else { None };
         let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
         let reply: Arc<dyn Outbound> = sink;
         // Only looked at with a session store: whether this request changes what the stored record says.
@@ -465,12 +481,12 @@ impl Service {
                 } else {
                     StatusCode::OK
                 };
-                json_response(bytes, status)
+                json_answer(bytes, status)
             }
             Ok(Answer::Sse(stream)) => {
                 let rx = stream.attach(None, false, self.config.replay_buffer_events + 16);
                 let guards: Vec<Box<dyn std::any::Any + Send + Sync>> =
-                    vec![Box::new(permit), Box::new(ActivityGuard(session.clone()))];
+                    vec![Box::new(permit), Box::new(global), Box::new(ActivityGuard(session.clone()))];
                 sse_response(SseBody::new(rx, self.config.keepalive, guards))
             }
             // Cancelled by the client before any answer: nothing to send.
