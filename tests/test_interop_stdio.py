@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,9 @@ async def test_tool_errors(tmp_path: Path) -> None:
         failed = await session.call_tool("fail_tool_error", {})
         assert failed.is_error and text_of(failed) == "this tool failed on purpose"
         crashed = await session.call_tool("fail_crash", {})
-        assert crashed.is_error and text_of(crashed) == "Error executing tool fail_crash: kaboom"
+        # The exception's message stays in the server's log (see tests/test_error_masking.py).
+        assert crashed.is_error
+        assert re.fullmatch(r"Error executing tool fail_crash \(error id [0-9a-f]{16}\)", text_of(crashed))
 
 
 async def test_content_kinds(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from ._context import (
 )
 from ._core import DefinitionError, ResultError, __version__
 from ._header import Header
+from ._rate_limit import RATE_LIMITED, RateLimit
 from ._server import HttpOptions, Server
 from ._surface import (
     Completion,
@@ -41,6 +42,7 @@ from ._surface import (
 from ._tools import ToolError, UrlElicitation, UrlElicitationRequired
 
 __all__ = [
+    "RATE_LIMITED",
     "Annotations",
     "Audio",
     "CacheHint",
@@ -62,6 +64,7 @@ __all__ = [
     "MissingClientCapability",
     "PromptRef",
     "ProtocolError",
+    "RateLimit",
     "ResourceContents",
     "ResourceLink",
     "ResourceNotFound",

@@ -1,5 +1,6 @@
 """Type stubs for the Rust extension module `ferromcp._core`."""
 
+from collections.abc import Callable
 from typing import Any, final
 
 __all__ = [
@@ -64,6 +65,9 @@ class Engine:
     def add_method(self, name: str, handler_id: int, cache_hint: str | None = None) -> None: ...
     def remove_method(self, name: str) -> bool: ...
     def set_extension(self, name: str, settings: str | None = None) -> None: ...
+    def set_audit(self, key: bytes, sink: Callable[[str], object]) -> None: ...
+    def flush_audit(self, timeout: float) -> bool: ...
+    def set_rate_limit(self, per_client: str | None = None, per_tool: dict[str, str] | None = None) -> None: ...
 
 @final
 class CallHandle:
@@ -132,6 +136,7 @@ class HttpServer:
         max_sessions: int = 10000,
         session_idle_timeout: float = 1800.0,
         max_in_flight_per_session: int = 64,
+        max_in_flight: int = 1024,
         replay_buffer_events: int = 256,
         max_streams_per_session: int = 64,
         retry_ms: int | None = ...,

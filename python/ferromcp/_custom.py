@@ -7,7 +7,6 @@ result object. Raise `McpError(code, message, data)` for a JSON-RPC error.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import orjson
 
 from ._context import McpError, respond_with_error
+from ._failures import unexpected_failure
 from ._tools import Handler, analyze_signature, is_async_callable
 
 if typing.TYPE_CHECKING:
@@ -22,7 +22,6 @@ if typing.TYPE_CHECKING:
 
 __all__ = ["MethodSpec", "build_method"]
 
-_logger = logging.getLogger("ferromcp")
 INTERNAL_ERROR = -32603
 
 
@@ -35,12 +34,11 @@ class MethodSpec(Handler):
             raise TypeError(f"method {self.name}: the handler must return a result object (a dict)")
         handle.respond_raw(orjson.dumps(value))
 
-    def fail(self, handle: CallHandle, exc: BaseException) -> None:
+    def fail(self, handle: CallHandle, exc: BaseException, *, mask: bool = True) -> None:
         if isinstance(exc, McpError):
             respond_with_error(handle, exc)
             return
-        _logger.error("method %r raised", self.name, exc_info=exc)
-        handle.respond_error(INTERNAL_ERROR, f"Error in {self.name}: {exc}")
+        handle.respond_error(INTERNAL_ERROR, unexpected_failure(f"Error in {self.name}", exc, mask=mask))
 
 
 def build_method(handler_id: int, name: str, fn: Callable[..., Any], *, blocking: bool = False) -> MethodSpec:

@@ -90,6 +90,7 @@ class Dispatcher:
         self._next_reply = 0
         self._loop = asyncio.get_running_loop()
         self._input_closed = False
+        self.mask = server.mask_error_details
         self.finished: asyncio.Future[None] = self._loop.create_future()
 
     def start(self) -> None:
@@ -136,7 +137,7 @@ class Dispatcher:
                     except ProtocolError as exc:
                         respond_with_error(handle, exc)
                     except Exception as exc:
-                        spec.fail(handle, exc)
+                        spec.fail(handle, exc, mask=self.mask)
                     except BaseException as exc:
                         handle.respond_error(-32603, f"Internal error: {type(exc).__name__}")
                         stopping = exc
@@ -145,7 +146,7 @@ class Dispatcher:
                             _end_task(handle)
                             spec.respond(handle, result)
                         except Exception as exc:
-                            spec.fail(handle, exc)
+                            spec.fail(handle, exc, mask=self.mask)
             elif event is None:
                 self._input_closed = True
                 self._maybe_finish()
@@ -185,7 +186,7 @@ class Dispatcher:
             if need is not None:
                 _input_required(handle, need)  # questions asked inside a TaskGroup
             else:
-                spec.fail(handle, exc)
+                spec.fail(handle, exc, mask=self.mask)
         except BaseException as exc:
             need = _nested_input_required(exc)
             if need is None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping, Sequence
@@ -20,11 +21,13 @@ from ._content import Annotations
 from ._core import DefinitionError, Engine, HttpServer, StdioServer
 from ._custom import build_method
 from ._logging import sync_core_level
+from ._rate_limit import RateLimit
 from ._runtime import Dispatcher
 from ._skills import EXTENSION as SKILLS_EXTENSION
 from ._skills import Skill, Skills, load_skill_dir, skill_from_text
 from ._surface import PromptSpec, ResourceNotFound, ResourceSpec, build_completion, build_prompt, build_resource
 from ._tools import Handler, ToolSpec, build_tool
+from .audit import AuditRecord, JsonLinesAudit
 
 __all__ = ["Server"]
 
@@ -46,6 +49,9 @@ class HttpOptions(TypedDict, total=False):
     """Seconds with nothing running or connected before a session is removed. Default 1800."""
     max_in_flight_per_session: int
     """Calls running at once per session; further POSTs wait (back-pressure). Default 64."""
+    max_in_flight: int
+    """Requests handled at once by this process, all clients together; further POSTs wait (back-pressure).
+    `subscriptions/listen` streams do not count. Default 1024."""
     replay_buffer_events: int
     """Events kept per SSE stream for resumption (Last-Event-ID). Default 256."""
     retry_interval: int | None
@@ -53,9 +59,11 @@ class HttpOptions(TypedDict, total=False):
     keepalive: float | None
     """Seconds between keep-alive comments on idle SSE streams. Default 15."""
     allowed_hosts: list[str] | None
-    """Host header values accepted (403 otherwise). Default: the loopback names when bound to loopback."""
+    """Host header values accepted (403 otherwise); `name:*` accepts the name with any port. Default: any port
+    on the loopback names (`127.0.0.1:*`, `localhost:*`, `[::1]:*`) when bound to loopback, anything otherwise."""
     allowed_origins: list[str] | None
-    """Origin header values accepted (403 otherwise). Default: http(s) origins of the allowed hosts."""
+    """Origin header values accepted (403 otherwise); `http://name:*` accepts any port. Default: the http(s)
+    origins of the allowed hosts (same-origin when any host is)."""
     allow_delete: bool
     """Whether clients may end sessions with DELETE (405 otherwise). Default True."""
     io_threads: int
@@ -98,6 +106,10 @@ class Server:
         request_state_keys: Sequence[str] | None = None,
         request_state_ttl: float | None = None,
         lifespan: Callable[[Server], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+        mask_error_details: bool = True,
+        audit: Callable[[AuditRecord], object] | None = None,
+        audit_key: bytes | str | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
@@ -106,7 +118,18 @@ class Server:
 
         `lifespan`: an async context manager factory (`@contextlib.asynccontextmanager async def lifespan(server):
         ... yield state ...`), entered when serving starts (stdio or HTTP; in each worker) and left after the
-        shutdown drain; handlers read what it yields as `ctx.lifespan_context`."""
+        shutdown drain; handlers read what it yields as `ctx.lifespan_context`.
+
+        `mask_error_details`: when a handler raises an unexpected exception (not a `ToolError`, `McpError`,
+        `ResourceNotFound`, ...), the client gets `Error executing tool NAME (error id ID)` and the traceback is
+        logged with the same id; `False` adds the exception's message (for development).
+
+        `audit`: called with an `AuditRecord` (see `ferromcp.audit`) for every `tools/call`, `resources/read` and
+        `prompts/get`, on a background thread; `ferromcp.audit.JsonLinesAudit(path)` writes them to a file.
+        `audit_key` (at least 16 bytes, or a string) keys the HMAC of the arguments; default: random per
+        process.
+
+        `rate_limit`: a `RateLimit(per_client="100/s", per_tool={"search": "10/s"})` (see `RateLimit`)."""
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -117,18 +140,41 @@ class Server:
         self.version = version
         self.instructions = instructions
         self.max_message_size = max_message_size
+        self.mask_error_details = mask_error_details
         hints = orjson.dumps(cache_hints_json(cache_hints)).decode() if cache_hints else None
         # Workers started by `run(..., workers=N)` share the supervisor's keys unless the app gives its own.
         keys = list(request_state_keys) if request_state_keys is not None else _workers.inherited_keys()
         self._keys_given = request_state_keys is not None
         self._engine = Engine(orjson.dumps(info).decode(), instructions, page_size, hints, keys, request_state_ttl)
         self._page_size = page_size
+        if audit is not None:
+            self._set_audit(audit, audit_key)
+        if rate_limit is not None:
+            per_tool = dict(rate_limit.per_tool) if rate_limit.per_tool is not None else None
+            self._engine.set_rate_limit(rate_limit.per_client, per_tool)
         self._lifespan = lifespan
         self.lifespan_context: Any = None
         self._skills: Skills | None = None
         self._handlers: dict[int, Handler] = {}
         self._names: dict[tuple[str, str], int] = {}
         self._next_id = 0
+
+    def _set_audit(self, audit: Callable[[AuditRecord], object], key: bytes | str | None) -> None:
+        if not callable(audit):
+            raise TypeError(f"audit must be callable (a record sink), not {audit!r}")
+        raw = key.encode() if isinstance(key, str) else key if key is not None else secrets.token_bytes(32)
+        if isinstance(audit, JsonLinesAudit):
+            self._engine.set_audit(raw, audit.write_json)  # the core's JSON, written as it is
+            return
+
+        def sink(line: str) -> object:
+            return audit(orjson.loads(line))
+
+        self._engine.set_audit(raw, sink)
+
+    def _flush_audit(self) -> None:
+        if not self._engine.flush_audit(5.0):
+            _logger.warning("audit records were still being delivered after 5 s")
 
     # -- tools -------------------------------------------------------------------------------------------------
 
@@ -591,6 +637,7 @@ class Server:
             finally:
                 dispatcher.stop()
                 transport.close()  # flushes queued output; releases the GIL while it waits
+                self._flush_audit()
 
     @contextlib.asynccontextmanager
     async def _lifespan_scope(self) -> AsyncGenerator[None, None]:
@@ -635,6 +682,7 @@ class Server:
                 yield url
             finally:
                 await _drain(transport, dispatcher, shutdown_timeout)
+                self._flush_audit()
 
     async def _serve_http_until_signal(self, host: str, port: int, path: str, options: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()

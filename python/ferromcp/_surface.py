@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import inspect
-import logging
 import re
 import typing
 from collections.abc import Callable
@@ -19,8 +18,11 @@ import msgspec
 import orjson
 
 from ._content import CONTENT_TYPES, Annotations
+from ._context import McpError, respond_with_error
+from ._failures import unexpected_failure
 from ._tools import (
     Handler,
+    ToolError,
     analyze_signature,
     common_fields,
     is_async_callable,
@@ -47,7 +49,6 @@ __all__ = [
     "build_resource",
 ]
 
-_logger = logging.getLogger("ferromcp")
 RESOURCE_NOT_FOUND = -32002
 INTERNAL_ERROR = -32603
 _TEMPLATE_VAR = re.compile(r"\{[+#./?&]?([A-Za-z0-9_,*]+)\}")
@@ -153,7 +154,7 @@ class ResourceSpec(Handler):
             return {"uri": uri, "mimeType": self.mime_type or "application/octet-stream", "blob": blob}
         return {"uri": uri, "mimeType": self.mime_type or "application/json", "text": json_bytes(item).decode()}
 
-    def fail(self, handle: CallHandle, exc: BaseException) -> None:
+    def fail(self, handle: CallHandle, exc: BaseException, *, mask: bool = True) -> None:
         uri = self.uri
         if isinstance(exc, _ReadFailed):
             uri, exc = exc.uri, exc.cause
@@ -162,8 +163,13 @@ class ResourceSpec(Handler):
                 RESOURCE_NOT_FOUND, str(exc) or f"Resource not found: {uri}", orjson.dumps({"uri": uri})
             )
             return
-        _logger.error("resource %r raised", uri, exc_info=exc)
-        handle.respond_error(INTERNAL_ERROR, f"Error reading resource {uri}: {exc}")
+        if isinstance(exc, McpError):
+            respond_with_error(handle, exc)
+            return
+        if isinstance(exc, ToolError):  # a message meant for the client
+            handle.respond_error(INTERNAL_ERROR, f"Error reading resource {uri}: {exc}")
+            return
+        handle.respond_error(INTERNAL_ERROR, unexpected_failure(f"Error reading resource {uri}", exc, mask=mask))
 
 
 def build_resource(
@@ -265,12 +271,21 @@ class PromptSpec(Handler):
             result["description"] = self.definition["description"]
         handle.respond_raw(orjson.dumps(result))
 
-    def fail(self, handle: CallHandle, exc: BaseException) -> None:
-        if isinstance(exc, (ValueError, TypeError, msgspec.ValidationError)):
+    def fail(self, handle: CallHandle, exc: BaseException, *, mask: bool = True) -> None:
+        if isinstance(exc, McpError):
+            respond_with_error(handle, exc)
+            return
+        if isinstance(exc, msgspec.ValidationError):  # an argument's value does not convert to its type
             handle.respond_error(-32602, f"Invalid arguments for prompt {self.name}: {exc}")
             return
-        _logger.error("prompt %r raised", self.name, exc_info=exc)
-        handle.respond_error(INTERNAL_ERROR, f"Error rendering prompt {self.name}: {exc}")
+        if isinstance(exc, ToolError):  # a message meant for the client
+            handle.respond_error(INTERNAL_ERROR, f"Error rendering prompt {self.name}: {exc}")
+            return
+        if isinstance(exc, (ValueError, TypeError)):
+            what = f"Invalid arguments for prompt {self.name}"
+            handle.respond_error(-32602, unexpected_failure(what, exc, mask=mask))
+            return
+        handle.respond_error(INTERNAL_ERROR, unexpected_failure(f"Error rendering prompt {self.name}", exc, mask=mask))
 
 
 def build_prompt(
@@ -384,9 +399,11 @@ class CompletionSpec(Handler):
         completion["hasMore"] = value.has_more if value.has_more is not None else total > MAX_COMPLETIONS
         handle.respond_raw(orjson.dumps({"completion": completion}))
 
-    def fail(self, handle: CallHandle, exc: BaseException) -> None:
-        _logger.error("completion handler raised", exc_info=exc)
-        handle.respond_error(INTERNAL_ERROR, f"Error completing: {exc}")
+    def fail(self, handle: CallHandle, exc: BaseException, *, mask: bool = True) -> None:
+        if isinstance(exc, McpError):
+            respond_with_error(handle, exc)
+            return
+        handle.respond_error(INTERNAL_ERROR, unexpected_failure("Error completing", exc, mask=mask))
 
 
 def build_completion(handler_id: int, fn: Callable[..., Any]) -> CompletionSpec:

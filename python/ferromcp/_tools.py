@@ -18,7 +18,9 @@ import orjson
 
 from . import _schema
 from ._content import CONTENT_TYPES
-from ._context import Context, ProtocolError, respond_with_error
+from ._context import Context, McpError, ProtocolError, respond_with_error
+from ._core import ResultError
+from ._failures import unexpected_failure
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -89,7 +91,9 @@ class Handler:
     def respond(self, handle: CallHandle, value: Any) -> None:
         raise NotImplementedError
 
-    def fail(self, handle: CallHandle, exc: BaseException) -> None:
+    def fail(self, handle: CallHandle, exc: BaseException, *, mask: bool = True) -> None:
+        """Answers a call whose handler raised `exc`; with `mask`, unexpected exceptions' messages are not sent
+        (see `_failures`)."""
         raise NotImplementedError
 
 
@@ -105,7 +109,7 @@ class ToolSpec(Handler):
     def respond(self, handle: CallHandle, value: Any) -> None:
         respond(handle, self, value)
 
-    def fail(self, handle: CallHandle, exc: BaseException) -> None:
+    def fail(self, handle: CallHandle, exc: BaseException, *, mask: bool = True) -> None:
         """Tool failures are results with `isError: true`, so the model sees them and can correct course."""
         if isinstance(exc, ToolError):
             handle.respond_text(str(exc), True)
@@ -122,8 +126,13 @@ class ToolSpec(Handler):
             }
             handle.respond_error(URL_ELICITATION_REQUIRED, exc.message, orjson.dumps(data))
             return
-        _logger.error("tool %r raised", self.name, exc_info=exc)
-        handle.respond_text(f"Error executing tool {self.name}: {exc}", True)
+        if isinstance(exc, (McpError, ResultError)):
+            # ferromcp's own messages: the client refused a request (ctx.sample, ...), or the result does not
+            # match the outputSchema.
+            _logger.error("tool %r raised", self.name, exc_info=exc)
+            handle.respond_text(f"Error executing tool {self.name}: {exc}", True)
+            return
+        handle.respond_text(unexpected_failure(f"Error executing tool {self.name}", exc, mask=mask), True)
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -1,17 +1,22 @@
 //! The engine object: server facts and the tool registry.
 
+use crate::audit::ToPython;
 use crate::errors::{self, DefinitionError};
+use ferromcp_core::audit::Auditor;
 use ferromcp_core::engine::{CacheHint, ResultFields, DEFAULT_STATE_TTL};
+use ferromcp_core::rate_limit::{Rate, RateLimits};
 use ferromcp_core::registry::{Prompt, Resource, ResourceTemplate};
 use ferromcp_core::request_state::KeyRing;
 use ferromcp_core::{Engine as CoreEngine, ServerConfig, Tool};
 use pyo3::prelude::*;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 #[pyclass(frozen, module = "ferromcp._core")]
 pub struct Engine {
     pub inner: Arc<CoreEngine>,
+    audit: OnceLock<Arc<ToPython>>,
 }
 
 impl Engine {
@@ -64,7 +69,45 @@ impl Engine {
         config.cache_hints = cache_hints;
         config.request_state_keys = keys;
         config.request_state_ttl = ttl;
-        Ok(Engine { inner: Arc::new(CoreEngine::new(config).map_err(errors::to_py)?) })
+        Ok(Engine { inner: Arc::new(CoreEngine::new(config).map_err(errors::to_py)?), audit: OnceLock::new() })
+    }
+
+    /// Records every `tools/call`, `resources/read` and `prompts/get` from now on: `sink(record_json)` is called
+    /// on a forwarder thread; `key` (at least 16 bytes) keys the HMAC of the arguments. Once per engine.
+    fn set_audit(&self, key: &[u8], sink: Py<PyAny>) -> PyResult<()> {
+        if key.len() < 16 {
+            return Err(DefinitionError::new_err("audit key: at least 16 bytes"));
+        }
+        if self.audit.get().is_some() {
+            return Err(DefinitionError::new_err("an audit sink is set already"));
+        }
+        let forwarder = ToPython::start(sink).map_err(|e| DefinitionError::new_err(format!("audit: {e}")))?;
+        let _ = self.audit.set(forwarder.clone());
+        self.inner.set_auditor(Arc::new(Auditor::new(key.to_vec(), forwarder)));
+        Ok(())
+    }
+
+    /// Enforces rate limits from now on: `per_client` ("100/s") for every call of a client, `per_tool` ({name:
+    /// rate}) for its calls of those tools. Once per engine; an invalid rate is a DefinitionError.
+    #[pyo3(signature = (per_client=None, per_tool=None))]
+    fn set_rate_limit(&self, per_client: Option<&str>, per_tool: Option<HashMap<String, String>>) -> PyResult<()> {
+        let rate = |text: &str| Rate::parse(text).map_err(|e| DefinitionError::new_err(format!("rate_limit: {e}")));
+        let mut limits = RateLimits { per_client: per_client.map(rate).transpose()?, ..RateLimits::default() };
+        for (tool, text) in per_tool.unwrap_or_default() {
+            limits.per_tool.insert(tool, rate(&text)?);
+        }
+        if !self.inner.set_rate_limits(limits) {
+            return Err(DefinitionError::new_err("rate limits are set already"));
+        }
+        Ok(())
+    }
+
+    /// Waits until every audit record made so far has reached the sink, at most `timeout` seconds; False if
+    /// some have not.
+    fn flush_audit(&self, py: Python<'_>, timeout: f64) -> bool {
+        let Some(forwarder) = self.audit.get().cloned() else { return true };
+        let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::ZERO);
+        py.detach(move || forwarder.flush(timeout))
     }
 
     /// Registers (or replaces) a tool. `definition` is the Tool object as JSON; its input schema is compiled now.

@@ -34,7 +34,7 @@ impl HttpServer {
     #[new]
     #[pyo3(signature = (
         engine, *, host, port, path, json_response=false, max_body_bytes=4*1024*1024, max_sessions=10_000,
-        session_idle_timeout=1800.0, max_in_flight_per_session=64, replay_buffer_events=256,
+        session_idle_timeout=1800.0, max_in_flight_per_session=64, max_in_flight=1024, replay_buffer_events=256,
         max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), allowed_hosts=None,
         allowed_origins=None, allow_delete=true, io_threads=1, reuse_port=false, worker_id=None,
         session_id_prefix=None, redis_url=None, redis_prefix=None
@@ -50,6 +50,7 @@ impl HttpServer {
         max_sessions: usize,
         session_idle_timeout: f64,
         max_in_flight_per_session: usize,
+        max_in_flight: usize,
         replay_buffer_events: usize,
         max_streams_per_session: usize,
         retry_ms: Option<u64>,
@@ -78,6 +79,7 @@ impl HttpServer {
             max_sessions,
             session_idle_timeout: secs(Some(session_idle_timeout)).unwrap_or(Duration::from_secs(1800)),
             max_in_flight_per_session,
+            max_in_flight,
             replay_buffer_events,
             max_streams_per_session,
             retry_ms,

@@ -11,6 +11,7 @@
 
 use pyo3::prelude::*;
 
+mod audit;
 mod call;
 mod convert;
 mod engine;

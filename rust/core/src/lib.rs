@@ -19,6 +19,7 @@
 //! - [`stdio`]: the stdio transport.
 //! - [`http`]: the Streamable HTTP transport.
 
+pub mod audit;
 pub mod bus;
 pub mod content;
 pub mod context;
@@ -28,6 +29,7 @@ pub mod framing;
 pub mod http;
 pub mod jsonrpc;
 pub mod protocol;
+pub mod rate_limit;
 pub mod registry;
 pub mod relay;
 pub mod request_state;

@@ -84,14 +84,28 @@ pub struct Session {
     pub(crate) task_table: Mutex<crate::tasks::TaskTable>,
     /// Set when other processes may serve this session too (see [`crate::relay`]).
     relay: OnceLock<Relay>,
+    /// Who rate limits count this session's calls against when no principal is known (`session:<id>`,
+    /// `address:<ip>`); unset for stdio (one client).
+    client: OnceLock<Arc<str>>,
 }
 
 impl Session {
+    /// Names the client this session's calls count against for rate limits (once; later calls do nothing).
+    pub fn set_client(&self, key: String) {
+        let _ = self.client.set(key.into());
+    }
+
+    /// The client this session's calls count against, when a transport named one.
+    pub fn client(&self) -> Option<&str> {
+        self.client.get().map(|k| &**k)
+    }
+
     pub fn new(out: Arc<dyn Outbound>, dispatcher: Arc<dyn Dispatcher>, transport: Transport) -> Arc<Session> {
         Arc::new(Session {
             out,
             dispatcher,
             transport,
+            client: OnceLock::new(),
             state: Mutex::new(SessionState {
                 version: None,
                 inflight: HashMap::new(),

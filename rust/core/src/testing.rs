@@ -9,7 +9,6 @@ use crate::http::{HttpConfig, SharedEvents, SharedSessionStore};
 use crate::session::{Call, Dispatcher, ReplyOutcome};
 use crate::store::{SessionRecord, SessionStore, StoreError, StoreFuture, TaskRecord, TaskStore};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,8 +38,7 @@ pub fn endpoint_on(
 ) -> McpService {
     let config = HttpConfig { session_store: store.map(SharedSessionStore), ..HttpConfig::default() };
     let registry = Arc::new(SessionRegistry::new(config.max_sessions));
-    let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
-    McpService(Arc::new(Service::new(engine, dispatcher, config, local, registry)))
+    McpService(Arc::new(Service::new(engine, dispatcher, config, registry)))
 }
 
 /// An HTTP endpoint (as `endpoint_on`) whose sessions are shared through `sessions`, with their SSE events
@@ -58,8 +56,7 @@ pub fn shared_endpoint(
         ..HttpConfig::default()
     };
     let registry = Arc::new(SessionRegistry::new(config.max_sessions));
-    let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
-    McpService(Arc::new(Service::new(engine, dispatcher, config, local, registry)))
+    McpService(Arc::new(Service::new(engine, dispatcher, config, registry)))
 }
 
 /// A session (or task) store that is down: every operation fails as an unreachable store does.

@@ -6,11 +6,13 @@
 //!   `completion`, `logging`; `tasks/*` are answered by [`crate::tasks`].
 //! - `batch`: JSON-RPC batches (2025-03-26 sessions).
 
+use crate::audit::Auditor;
 use crate::bus::{Bus, BusSlot, LocalBus, Notice, Receiver};
 use crate::context::RequestCtx;
 use crate::error::{CoreError, McpError};
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
 use crate::protocol::Feature;
+use crate::rate_limit::{Limiter, RateLimits, LIMITED_METHODS};
 use crate::registry::{ListKind, Registry};
 use crate::request_state::KeyRing;
 use crate::schema::CompiledSchema;
@@ -21,8 +23,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use shape::Shapes;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 /// Static facts about the server, fixed at construction.
@@ -73,6 +76,10 @@ pub struct Engine {
     tasks: Arc<task_ext::Tasks>,
     /// This engine's tag in the ids of its requests to clients of shared sessions (see [`crate::relay`]).
     relay_tag: Arc<str>,
+    /// Where audit records go, once configured ([`Engine::set_auditor`]); unset costs one atomic load.
+    auditor: OnceLock<Arc<Auditor>>,
+    /// Rate limits, once configured ([`Engine::set_rate_limits`]).
+    limiter: OnceLock<Limiter>,
 }
 
 /// What a call carries besides its request: a tool's output schema, a stateless call's round-trip state.
@@ -123,7 +130,56 @@ impl Engine {
             listeners: listen::Listeners::default(),
             tasks,
             relay_tag: crate::relay::new_tag(),
+            auditor: OnceLock::new(),
+            limiter: OnceLock::new(),
         })
+    }
+
+    /// Records every audited call ([`crate::audit`]) through `auditor` from now on. False if one was set already.
+    pub fn set_auditor(&self, auditor: Arc<Auditor>) -> bool {
+        self.auditor.set(auditor).is_ok()
+    }
+
+    /// Enforces `limits` ([`crate::rate_limit`]) from now on. False if limits were set already.
+    pub fn set_rate_limits(&self, limits: RateLimits) -> bool {
+        self.limiter.set(Limiter::new(limits)).is_ok()
+    }
+
+    /// The rate-limit refusal of this request, if it is one; None when it may run (or nothing is limited).
+    fn rate_limited(
+        &self,
+        session: &Session,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: Option<&RequestCtx>,
+    ) -> Option<McpError> {
+        let limiter = self.limiter.get()?;
+        if !LIMITED_METHODS.contains(&method) {
+            return None;
+        }
+        #[derive(Deserialize)]
+        struct Named<'a> {
+            #[serde(borrow)]
+            name: Cow<'a, str>,
+        }
+        let named = (method == "tools/call")
+            .then(|| params.and_then(|raw| serde_json::from_str::<Named<'_>>(raw.get()).ok()))
+            .flatten();
+        let principal = ctx.and_then(|c| c.principal.as_deref()).map(|p| format!("principal:{}", p.subject));
+        let client = principal.as_deref().or(session.client()).unwrap_or("stdio");
+        limiter.check(client, named.as_ref().map(|n| &*n.name)).err().map(|refusal| refusal.error())
+    }
+
+    /// `reply`, watched by the auditor when there is one and `method` is audited.
+    fn audited(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        ctx: Option<&RequestCtx>,
+        reply: &Arc<dyn Outbound>,
+    ) -> Option<Arc<dyn Outbound>> {
+        let principal = ctx.and_then(|c| c.principal.as_deref());
+        self.auditor.get()?.watch(method, params, principal, reply)
     }
 
     /// Publishes on `bus` (one shared with other processes, such as the Redis bus) from now on; everything that
@@ -301,7 +357,12 @@ impl Engine {
         }
         let entry = table::lookup(method);
         let ctx = RequestCtx::legacy(session);
-        let outcome = if !entry.is_some_and(|m| m.before_initialize) && ctx.is_none() {
+        let watched = self.audited(method, params, ctx.as_ref(), reply);
+        let reply = watched.as_ref().unwrap_or(reply);
+        let limited = ctx.as_ref().and_then(|c| self.rate_limited(session, method, params, Some(c)));
+        let outcome = if let Some(refusal) = limited {
+            Err(refusal)
+        } else if !entry.is_some_and(|m| m.before_initialize) && ctx.is_none() {
             Err(McpError::invalid_request("Invalid Request: the session is not initialized; send initialize first"))
         } else {
             match entry {
@@ -337,6 +398,11 @@ impl Engine {
         reply: &Arc<dyn Outbound>,
         parsed: Option<CallParams<'_>>,
     ) {
+        let watched = self.audited(method, params, Some(&ctx), reply);
+        let reply = watched.as_ref().unwrap_or(reply);
+        if let Some(refusal) = self.rate_limited(session, method, params, Some(&ctx)) {
+            return reply.send(refusal.encode(Some(id)), OutKind::Response);
+        }
         let outcome = match table::lookup(method) {
             Some(m) if m.modern && m.offered.by(&self.registry()) => {
                 let req = table::Req { engine: self, session, ctx: Some(ctx), id, method, params, reply };

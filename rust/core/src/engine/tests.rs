@@ -476,5 +476,36 @@ fn modern_logging_only_with_a_log_level_and_no_requests_to_the_client() {
     assert_eq!(call.log("error", None, b"2"), Ok(true));
 }
 
+#[test]
+fn rate_limits_count_the_principal_then_the_session() {
+    let f = Fixture::new();
+    f.init("2025-11-25");
+    let limits = RateLimits {
+        per_client: Some(crate::rate_limit::Rate::parse("1/h").unwrap_or_else(|e| panic!("{e}"))),
+        ..RateLimits::default()
+    };
+    assert!(f.engine.set_rate_limits(limits.clone()));
+    assert!(!f.engine.set_rate_limits(limits), "set once");
+    let call = |id: i64| json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"echo","arguments":{}}});
+    assert!(f.send(call(1)).is_empty(), "the first call is dispatched");
+    let refused = f.send(call(2));
+    assert_eq!(code(&refused[0]), i64::from(crate::rate_limit::RATE_LIMITED));
+    assert!(refused[0]["error"]["data"]["retryAfterMs"].as_u64().is_some_and(|ms| ms > 3_590_000));
+    // Not counted: listing.
+    assert!(f.send(json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}))[0]["result"].is_object());
+    // With a principal, the principal's bucket counts, whatever the session.
+    let ctx = RequestCtx::legacy(&f.session).map(|c| RequestCtx {
+        principal: Some(Arc::new(crate::context::Principal { subject: "alice".into(), ..Default::default() })),
+        ..c
+    });
+    let params =
+        serde_json::value::RawValue::from_string(r#"{"name":"echo"}"#.into()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(f.engine.rate_limited(&f.session, "tools/call", Some(&params), ctx.as_ref()).is_none());
+    assert!(f.engine.rate_limited(&f.session, "tools/call", Some(&params), ctx.as_ref()).is_some());
+    let other = Session::new(f.out.clone(), f.calls.clone(), crate::context::Transport::Http);
+    other.set_client("session:other".into());
+    assert!(f.engine.rate_limited(&other, "tools/call", Some(&params), None).is_none());
+}
+
 mod modern;
 mod tasks;

@@ -12,6 +12,7 @@
 
 pub mod body;
 pub mod health;
+pub mod host_check;
 pub mod mirror;
 pub mod routing;
 pub mod service;
@@ -20,6 +21,7 @@ pub mod sink;
 pub mod sse;
 pub mod stack;
 mod stateless;
+pub mod throttle;
 
 #[cfg(test)]
 mod shared_sessions;
@@ -56,14 +58,19 @@ pub struct HttpConfig {
     /// Sessions with nothing running or connected for this long are removed.
     pub session_idle_timeout: Duration,
     pub max_in_flight_per_session: usize,
+    /// Requests being handled at once by this process (every session and stateless client together); further
+    /// POSTs carrying a request wait (back-pressure). Long-lived `subscriptions/listen` streams do not count.
+    pub max_in_flight: usize,
     pub replay_buffer_events: usize,
     pub max_streams_per_session: usize,
     /// `retry:` sent with priming events, in milliseconds.
     pub retry_ms: Option<u64>,
     pub keepalive: Option<Duration>,
-    /// Allowed `Host` values; `None` = the loopback names when bound to loopback, anything otherwise.
+    /// Allowed `Host` values (`name:*` = any port, see `host_check`); `None` = any port on the loopback names
+    /// when bound to loopback, anything otherwise.
     pub allowed_hosts: Option<Vec<String>>,
-    /// Allowed `Origin` values; `None` = http(s) origins of the allowed hosts (same-origin when unrestricted).
+    /// Allowed `Origin` values (`http://name:*` = any port); `None` = http(s) origins of the allowed hosts
+    /// (same-origin when unrestricted).
     pub allowed_origins: Option<Vec<String>>,
     pub allow_delete: bool,
     pub io_threads: usize,
@@ -126,6 +133,7 @@ impl Default for HttpConfig {
             max_sessions: 10_000,
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_in_flight_per_session: 64,
+            max_in_flight: 1024,
             replay_buffer_events: 256,
             max_streams_per_session: 64,
             retry_ms: Some(1000),
@@ -211,7 +219,7 @@ impl HttpServer {
         let local_addr = listener.local_addr()?;
         tracing::info!(%local_addr, path = %config.path, "serving Streamable HTTP");
         let registry = Arc::new(SessionRegistry::new(config.max_sessions));
-        let service = Arc::new(Service::new(engine, dispatcher, config.clone(), local_addr, registry));
+        let service = Arc::new(Service::new(engine, dispatcher, config.clone(), registry));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let stack = layers(McpService(service.clone()));
         let accept = runtime.spawn(accept_loop(listener, stack, shutdown_rx.clone()));
@@ -327,10 +335,10 @@ async fn accept_loop<S: Stack>(listener: TcpListener, service: S, mut shutdown: 
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => {
+                let (stream, peer) = match accepted {
+                    Ok((stream, peer)) => {
                         backoff.succeeded();
-                        stream
+                        (stream, peer)
                     }
                     Err(err) => {
                         if let Some(pause) = backoff.failed(&err) {
@@ -344,7 +352,12 @@ async fn accept_loop<S: Stack>(listener: TcpListener, service: S, mut shutdown: 
                 };
                 // NOTE: without TCP_NODELAY a small SSE event can wait ~40 ms for a delayed ACK (Nagle).
                 let _ = stream.set_nodelay(true);
-                let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
+                // Every request carries its connection's peer address (rate limits of stateless clients).
+                let service = tower::ServiceExt::map_request(service.clone(), move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(throttle::PeerAddr(peer));
+                    req
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(err) = conn.await {

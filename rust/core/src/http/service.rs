@@ -2,10 +2,12 @@
 //! before the engine sees a message.
 
 use super::body::{HttpBody, SseBody};
+use super::host_check::{AllowList, LOOPBACK_HOSTS};
 use super::mirror::{self, RemoteStream};
 use super::sessions::{ActivityGuard, CreateError, HttpSession, SessionRegistry, SharedStreams};
 use super::sink::{Answer, RequestSink};
 use super::sse::parse_event_id;
+use super::throttle::{json_answer, PeerAddr};
 use super::HttpConfig;
 use crate::bus::Notice;
 use crate::engine::Engine;
@@ -20,10 +22,9 @@ use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::TryAcquireError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 // Header names as constants: a lookup by `HeaderName` skips parsing the name on every request.
 pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -35,12 +36,14 @@ pub struct Service {
     pub(super) dispatcher: Arc<dyn Dispatcher>,
     pub(super) config: HttpConfig,
     pub(super) registry: Arc<SessionRegistry>,
-    allowed_hosts: Option<Vec<String>>,
-    allowed_origins: Option<Vec<String>>,
+    allowed_hosts: Option<AllowList>,
+    allowed_origins: Option<AllowList>,
     /// Set on shutdown: new requests get 503 while running calls finish.
     pub draining: AtomicBool,
     /// The `Ferromcp-Worker` header every response carries, when this process is one of several workers.
     pub(super) worker: Option<HeaderValue>,
+    /// Requests being handled at once, all clients together (`max_in_flight`).
+    pub(super) in_flight: Arc<Semaphore>,
 }
 
 pub(super) type Resp = Response<HttpBody>;
@@ -125,33 +128,24 @@ impl Service {
         engine: Arc<Engine>,
         dispatcher: Arc<dyn Dispatcher>,
         config: HttpConfig,
-        local: SocketAddr,
         registry: Arc<SessionRegistry>,
     ) -> Service {
-        let port = local.port();
-        let allowed_hosts = config.allowed_hosts.clone().or_else(|| {
-            is_loopback(&config.host).then(|| {
-                ["127.0.0.1", "localhost", "[::1]"]
-                    .iter()
-                    .flat_map(|h| [h.to_string(), format!("{h}:{port}")])
-                    .collect()
-            })
-        });
-        let allowed_origins = config.allowed_origins.clone().or_else(|| {
-            allowed_hosts
-                .as_ref()
-                .map(|hosts| hosts.iter().flat_map(|h| [format!("http://{h}"), format!("https://{h}")]).collect())
-        });
-        let normalize = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+        let allowed_hosts = config
+            .allowed_hosts
+            .clone()
+            .or_else(|| is_loopback(&config.host).then(|| LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect()));
+        let allowed_origins =
+            config.allowed_origins.clone().or_else(|| allowed_hosts.as_deref().map(AllowList::origins_of));
         let worker = config.worker_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok());
         Service {
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             worker,
             engine,
             dispatcher,
             config,
             registry,
-            allowed_hosts: allowed_hosts.map(normalize),
-            allowed_origins: allowed_origins.map(normalize),
+            allowed_hosts: allowed_hosts.map(AllowList::new),
+            allowed_origins: allowed_origins.map(AllowList::new),
             draining: AtomicBool::new(false),
         }
     }
@@ -183,7 +177,9 @@ impl Service {
                         .unwrap_or_else(|| {
                             rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
                         }),
-                    None if stateless(&parts.headers) => self.post_stateless(&parts.headers, body).await,
+                    None if stateless(&parts.headers) => {
+                        self.post_stateless(&parts.headers, body, parts.extensions.get::<PeerAddr>()).await
+                    }
                     None => self.post(&parts.headers, body).await,
                 },
                 Err(BodyError::TooLarge) => {
@@ -255,18 +251,27 @@ impl Service {
     fn check_host_and_origin(&self, headers: &HeaderMap) -> Option<(StatusCode, String)> {
         let host = header(headers, HOST).map(str::to_ascii_lowercase);
         if let Some(allowed) = &self.allowed_hosts {
-            if !host.as_ref().is_some_and(|h| allowed.contains(h)) {
+            if !host.as_ref().is_some_and(|h| allowed.allows(h)) {
                 let msg = format!("Forbidden: invalid Host header {:?}", host.unwrap_or_default());
                 return Some((StatusCode::FORBIDDEN, msg));
             }
         }
         let origin = header(headers, ORIGIN)?.to_ascii_lowercase();
         let ok = match &self.allowed_origins {
-            Some(allowed) => allowed.contains(&origin),
+            Some(allowed) => allowed.allows(&origin),
             // Unrestricted host: only same-origin browser requests.
             None => host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}")),
         };
         (!ok).then(|| (StatusCode::FORBIDDEN, format!("Forbidden: invalid Origin {origin:?}")))
+    }
+
+    /// A place among the requests this process handles at once, waited for when all are taken (back-pressure);
+    /// None only if the semaphore was closed.
+    pub(super) async fn process_permit(&self) -> Option<OwnedSemaphorePermit> {
+        match self.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => self.in_flight.clone().acquire_owned().await.ok(),
+        }
     }
 
     /// A POST body, at most `max_body_bytes` (refused by its Content-Length before reading where it says so).
@@ -433,6 +438,7 @@ impl Service {
                 Err(_) => return SessionMissing::Unknown.response_to(body),
             },
         };
+        let global = if permit.is_some() { self.process_permit().await } else { None };
         let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
         let reply: Arc<dyn Outbound> = sink;
         // Only looked at with a session store: whether this request changes what the stored record says.
@@ -475,12 +481,12 @@ impl Service {
                 } else {
                     StatusCode::OK
                 };
-                json_response(bytes, status)
+                json_answer(bytes, status)
             }
             Ok(Answer::Sse(stream)) => {
                 let rx = stream.attach(None, false, self.config.replay_buffer_events + 16);
                 let guards: Vec<Box<dyn std::any::Any + Send + Sync>> =
-                    vec![Box::new(permit), Box::new(ActivityGuard(session.clone()))];
+                    vec![Box::new(permit), Box::new(global), Box::new(ActivityGuard(session.clone()))];
                 sse_response(SseBody::new(rx, self.config.keepalive, guards))
             }
             // Cancelled by the client before any answer: nothing to send.

@@ -78,6 +78,7 @@ impl HttpSession {
         let now_ms = clock.elapsed().as_millis() as u64;
         let standalone = Arc::new(Self::make_stream(&id, shared.as_ref(), 0, limits.replay_capacity));
         let core = Session::new(Arc::new(StandaloneOut(standalone.clone())), dispatcher, Transport::Http);
+        core.set_client(format!("session:{id}"));
         Arc::new(HttpSession {
             id,
             shared,

@@ -99,7 +99,6 @@ mod tests {
     use hyper::header::HeaderValue;
     use serde_json::{json, Value};
     use std::io::{Read, Write};
-    use std::net::SocketAddr;
     use tower::ServiceExt;
 
     fn engine() -> Arc<Engine> {
@@ -108,10 +107,9 @@ mod tests {
     }
 
     fn endpoint() -> McpService {
-        let local: SocketAddr = ([127, 0, 0, 1], 8000).into();
         let config = HttpConfig::default();
         let registry = Arc::new(SessionRegistry::new(config.max_sessions));
-        McpService(Arc::new(Service::new(engine(), Arc::new(NoHandlers), config, local, registry)))
+        McpService(Arc::new(Service::new(engine(), Arc::new(NoHandlers), config, registry)))
     }
 
     fn post(path: &str, body: Value, session: Option<&str>, accept: &str) -> Request<Full<Bytes>> {

@@ -9,6 +9,7 @@ use super::body::SseBody;
 use super::routing;
 use super::service::{accepted, json_response, rpc_error_for, sse_response, Resp, Service};
 use super::sink::{Answer, Owner, RequestSink};
+use super::throttle::{client_key, json_answer, PeerAddr};
 use crate::context::Transport;
 use crate::engine::era::StatelessParams;
 use crate::error::McpError;
@@ -70,7 +71,7 @@ fn status_of(answer: &[u8], id: &RequestId) -> StatusCode {
 
 impl Service {
     /// A stateless POST whose headers passed the common rules.
-    pub(super) async fn post_stateless(&self, headers: &HeaderMap, body: Bytes) -> Resp {
+    pub(super) async fn post_stateless(&self, headers: &HeaderMap, body: Bytes, peer: Option<&PeerAddr>) -> Resp {
         let frame = jsonrpc::split(&body);
         let (id, method, params) = match &frame {
             Err(rejection) => return json_response(rejection.encode(), StatusCode::BAD_REQUEST),
@@ -97,6 +98,7 @@ impl Service {
         // A session of one request: the engine tracks the call in it, and nothing outlives the answer. It has
         // no outbound of its own (everything of a stateless request goes to its response).
         let session = Session::new(nowhere(), self.dispatcher.clone(), Transport::Http);
+        session.set_client(client_key(peer));
         let guard = CancelOnDrop(session.clone());
         let owner = Owner::Stateless { replay_capacity: self.config.replay_buffer_events };
         // A listen stream is a stream even on a server that answers everything else as plain JSON.
@@ -104,16 +106,18 @@ impl Service {
         let (sink, answer) = RequestSink::owned_by(owner, json_only, None);
         let reply: Arc<dyn Outbound> = sink;
         let call = if method == "tools/call" { parsed.into_call() } else { None };
+        // A listen stream lives as long as its client wants: it does not hold a place among running requests.
+        let permit = if method == "subscriptions/listen" { None } else { self.process_permit().await };
         self.engine.handle_stateless(&session, &id, &method, params, ctx, &reply, call);
         drop(reply);
         match answer.await {
             Ok(Answer::Json(bytes)) => {
                 let status = status_of(&bytes, &id);
-                json_response(bytes, status)
+                json_answer(bytes, status)
             }
             Ok(Answer::Sse(stream)) => {
                 let rx = stream.attach(None, false, self.config.replay_buffer_events + 16);
-                sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]))
+                sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard), Box::new(permit)]))
             }
             Err(_) => accepted(),
         }
