@@ -14,6 +14,7 @@ import orjson
 
 from . import _schema
 from ._core import CallFinishedError, LimitError
+from .auth import AccessToken, access_token_from_json
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -168,6 +169,13 @@ class Context:
     def lifespan_context(self) -> Any:
         """What the server's `lifespan` yielded (None without one)."""
         return self._server.lifespan_context
+
+    @property
+    def auth(self) -> AccessToken | None:
+        """Who is calling: the verified bearer token's subject, scopes and claims (HTTP with `Server(auth=...)`);
+        None without authorization."""
+        data = self._handle.principal
+        return access_token_from_json(data) if data is not None else None
 
     @property
     def protocol_version(self) -> str:

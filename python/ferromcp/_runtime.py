@@ -16,7 +16,9 @@ from typing import Any, Protocol
 import orjson
 
 from ._context import Context, InputRequired, ProtocolError, respond_with_error
+from ._core import TokenCheck
 from ._tools import Handler
+from .auth import JWTVerifier, TokenVerifier, judge
 
 if typing.TYPE_CHECKING:
     from ._core import CallHandle
@@ -91,6 +93,8 @@ class Dispatcher:
         self._loop = asyncio.get_running_loop()
         self._input_closed = False
         self.mask = server.mask_error_details
+        # Tokens being judged by a Python verifier (kept referenced until they finish).
+        self._checks: set[asyncio.Task[None]] = set()
         self.finished: asyncio.Future[None] = self._loop.create_future()
 
     def start(self) -> None:
@@ -98,7 +102,7 @@ class Dispatcher:
 
     def stop(self) -> None:
         self._loop.remove_reader(self._source.wake_fd())
-        for task in list(self._tasks.values()):
+        for task in [*self._tasks.values(), *self._checks]:
             task.cancel()
 
     # -- server→client requests (see Context.request) -------------------------------------------------------
@@ -150,12 +154,27 @@ class Dispatcher:
             elif event is None:
                 self._input_closed = True
                 self._maybe_finish()
+            elif event.__class__ is str:  # "jwks": a token named a key the JWT verifier does not have
+                auth = self.server.auth
+                if isinstance(auth, JWTVerifier):
+                    auth.refresh_soon()
+            elif event.__class__ is TokenCheck:
+                self._check_token(event)
             else:
                 task = self._tasks.get(event)
                 if task is not None:
                     task.cancel()
         if stopping is not None:
             raise stopping
+
+    def _check_token(self, check: TokenCheck) -> None:
+        auth = self.server.auth
+        if not isinstance(auth, TokenVerifier):
+            check.fail("no token verifier")
+            return
+        task = self._loop.create_task(judge(auth, check))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
 
     def _start_task(self, spec: Handler, handle: CallHandle, args: dict[str, Any]) -> None:
         task = self._loop.create_task(self._run(spec, handle, args))

@@ -28,6 +28,7 @@ from ._skills import Skill, Skills, load_skill_dir, skill_from_text
 from ._surface import PromptSpec, ResourceNotFound, ResourceSpec, build_completion, build_prompt, build_resource
 from ._tools import Handler, ToolSpec, build_tool
 from .audit import AuditRecord, JsonLinesAudit
+from .auth import JWTVerifier, TokenVerifier, http_auth_options
 
 __all__ = ["Server"]
 
@@ -110,6 +111,7 @@ class Server:
         audit: Callable[[AuditRecord], object] | None = None,
         audit_key: bytes | str | None = None,
         rate_limit: RateLimit | None = None,
+        auth: JWTVerifier | TokenVerifier | None = None,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
@@ -129,7 +131,11 @@ class Server:
         `audit_key` (at least 16 bytes, or a string) keys the HMAC of the arguments; default: random per
         process.
 
-        `rate_limit`: a `RateLimit(per_client="100/s", per_tool={"search": "10/s"})` (see `RateLimit`)."""
+        `rate_limit`: a `RateLimit(per_client="100/s", per_tool={"search": "10/s"})` (see `RateLimit`).
+
+        `auth`: bearer-token authorization of HTTP requests (`ferromcp.auth.JWTVerifier`, or a `TokenVerifier`
+        written in Python): every request to the MCP endpoint needs a valid token (401 otherwise), handlers see
+        the caller as `ctx.auth`. stdio is not affected (its credentials come from the environment)."""
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -153,6 +159,9 @@ class Server:
             per_tool = dict(rate_limit.per_tool) if rate_limit.per_tool is not None else None
             self._engine.set_rate_limit(rate_limit.per_client, per_tool)
         self._lifespan = lifespan
+        if auth is not None and not isinstance(auth, (JWTVerifier, TokenVerifier)):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise DefinitionError(f"auth must be a JWTVerifier or a TokenVerifier, not {type(auth).__name__}")
+        self.auth = auth
         self.lifespan_context: Any = None
         self._skills: Skills | None = None
         self._handlers: dict[int, Handler] = {}
@@ -199,6 +208,7 @@ class Server:
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
+        scopes: Sequence[str] | None = None,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -218,6 +228,7 @@ class Server:
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
+        scopes: Sequence[str] | None = None,
     ) -> F | Callable[[F], F]:
         """Registers a function as a tool: `@server.tool`, `@server.tool()` or `@server.tool(name=..., ...)`.
 
@@ -229,7 +240,9 @@ class Server:
         a client that declared the tasks extension (answered with a CreateTaskResult at once; polled with
         `tasks/get`, input through `tasks/update`). With `defer_task=True` a stateless call becomes a task only
         when the handler calls `await ctx.start_task()` (input asked before that goes through input-required
-        round trips); a required task is then created at the latest when the handler returns.
+        round trips); a required task is then created at the latest when the handler returns. `scopes=[...]`:
+        OAuth scopes a caller's token must grant (HTTP with `auth`): others do not see the tool in `tools/list`
+        and calling it is 403 with a step-up challenge.
         """
 
         def register(func: F) -> F:
@@ -247,6 +260,7 @@ class Server:
                 input_schema=input_schema,
                 task=task,
                 defer_task=defer_task,
+                scopes=scopes,
             )
             return func
 
@@ -268,6 +282,7 @@ class Server:
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
+        scopes: Sequence[str] | None = None,
     ) -> None:
         """Registers `fn` as a tool (the non-decorator form of `tool`). A tool of the same name is replaced."""
         spec = build_tool(
@@ -286,7 +301,7 @@ class Server:
             task=task,
         )
         spec.defer_task = defer_task
-        self._engine.add_tool(spec.id, orjson.dumps(spec.definition).decode(), spec.accepts)
+        self._engine.add_tool(spec.id, orjson.dumps(spec.definition).decode(), spec.accepts, _scopes(scopes))
         self._replace(("tool", spec.name), spec)
 
     def remove_tool(self, name: str) -> None:
@@ -318,6 +333,7 @@ class Server:
         meta: dict[str, Any] | None = None,
         blocking: bool = False,
         cache_hint: CacheHint | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> Callable[[F], F]:
         """Registers a function that reads a resource: `@server.resource("file:///notes.txt")`.
 
@@ -326,7 +342,7 @@ class Server:
         annotated type). Return text (`str`), binary (`bytes`, sent base64), any JSON value (sent as JSON text),
         `ResourceContents`, or a list of those. Raise `ResourceNotFound` for -32002. `cache_hint` is what
         stateless (2026-07-28) reads of it carry as `ttlMs`/`cacheScope`, instead of the server's
-        `resources/read` hint.
+        `resources/read` hint. `scopes`: as for tools (left out of lists, reads and subscriptions 403).
         """
 
         def register(fn: F) -> F:
@@ -343,6 +359,7 @@ class Server:
                 meta=meta,
                 blocking=blocking,
                 cache_hint=cache_hint,
+                scopes=scopes,
             )
             return fn
 
@@ -363,6 +380,7 @@ class Server:
         meta: dict[str, Any] | None = None,
         blocking: bool = False,
         cache_hint: CacheHint | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> None:
         """Registers a resource or resource template (the non-decorator form of `resource`)."""
         spec = build_resource(
@@ -382,9 +400,9 @@ class Server:
         definition = orjson.dumps(spec.definition).decode()
         hint = orjson.dumps(cache_hint_json(cache_hint)).decode() if cache_hint is not None else None
         if spec.is_template:
-            self._engine.add_template(spec.id, definition, hint)
+            self._engine.add_template(spec.id, definition, hint, _scopes(scopes))
         else:
-            self._engine.add_resource(spec.id, definition, hint)
+            self._engine.add_resource(spec.id, definition, hint, _scopes(scopes))
         self._replace(("resource", uri), spec)
 
     def remove_resource(self, uri: str) -> None:
@@ -418,6 +436,7 @@ class Server:
         description: str | None = None,
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> Callable[[F], F]: ...
 
     def prompt(
@@ -430,16 +449,19 @@ class Server:
         description: str | None = None,
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> F | Callable[[F], F]:
         """Registers a prompt: `@server.prompt` or `@server.prompt(name=..., ...)`.
 
         Parameters become the prompt's arguments (required unless they have a default; an `Annotated` string
         is the argument's description). Return a string (one user message), a `Message`, a content block, or a
-        list of those.
+        list of those. `scopes`: as for tools (left out of `prompts/list`, getting or completing it 403).
         """
 
         def register(func: F) -> F:
-            self.add_prompt(func, name=name, title=title, description=description, icons=icons, meta=meta)
+            self.add_prompt(
+                func, name=name, title=title, description=description, icons=icons, meta=meta, scopes=scopes
+            )
             return func
 
         return register(fn) if fn is not None else register
@@ -453,9 +475,10 @@ class Server:
         description: str | None = None,
         icons: list[dict[str, Any]] | None = None,
         meta: dict[str, Any] | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> None:
         spec = build_prompt(self._new_id(), fn, name=name, title=title, description=description, icons=icons, meta=meta)
-        self._engine.add_prompt(spec.id, orjson.dumps(spec.definition).decode())
+        self._engine.add_prompt(spec.id, orjson.dumps(spec.definition).decode(), _scopes(scopes))
         self._replace(("prompt", spec.name), spec)
 
     def remove_prompt(self, name: str) -> None:
@@ -652,6 +675,15 @@ class Server:
             finally:
                 self.lifespan_context = None
 
+    @contextlib.asynccontextmanager
+    async def _auth_scope(self) -> AsyncGenerator[None, None]:
+        """The JWT verifier's key set loaded (and kept fresh) while serving."""
+        if isinstance(self.auth, JWTVerifier):
+            async with self.auth._serving():  # pyright: ignore[reportPrivateUsage]
+                yield
+        else:
+            yield
+
     async def serve_http(self, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp", **options: Any) -> None:
         """Serves Streamable HTTP inside the running event loop until cancelled; cancelling drains running
         calls (up to `shutdown_timeout`) and stops cleanly. Use it to embed the server in an asyncio app."""
@@ -670,8 +702,10 @@ class Server:
         renamed = {"max_request_body_size": "max_body_bytes", "retry_interval": "retry_ms"}
         kwargs = {renamed.get(k, k): v for k, v in options.items()}
         kwargs.setdefault("io_threads", min(4, os.cpu_count() or 1))
+        if self.auth is not None:
+            kwargs.update(http_auth_options(self.auth))
         sync_core_level()
-        async with self._lifespan_scope():
+        async with self._lifespan_scope(), self._auth_scope():
             transport = HttpServer(self._engine, host=host, port=port, path=path, **kwargs)
             dispatcher = Dispatcher(self, transport)
             dispatcher.start()
@@ -749,6 +783,14 @@ def _skill_reader(skill: Skill, rel: str) -> Callable[[], str | bytes]:
             return data
 
     return read
+
+
+def _scopes(scopes: Sequence[str] | None) -> list[str] | None:
+    if scopes is None:
+        return None
+    if isinstance(scopes, str):
+        raise DefinitionError(f"scopes must be a list of scope names, not the string {scopes!r}")
+    return list(scopes)
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -73,10 +73,13 @@ async def stdio_client(
 
 
 @contextlib.asynccontextmanager
-async def http_client(url: str, *, mode: str = MODERN, **options: Any) -> AsyncIterator[tuple[Client, Wire]]:
-    """The client over Streamable HTTP (through a recording transport)."""
+async def http_client(
+    url: str, *, mode: str = MODERN, headers: dict[str, str] | None = None, **options: Any
+) -> AsyncIterator[tuple[Client, Wire]]:
+    """The client over Streamable HTTP (through a recording transport), sending `headers` with every request
+    (an `Authorization` bearer token, for instance)."""
     recorder = RecordingTransport()
-    http = httpx2.AsyncClient(transport=recorder, timeout=httpx2.Timeout(30, read=120))
+    http = httpx2.AsyncClient(transport=recorder, headers=headers, timeout=httpx2.Timeout(30, read=120))
     wire = Wire()
     async with http, Client(streamable_http_client(url, http_client=http), mode=mode, **options) as connected:  # type: ignore[arg-type]
         yield connected, wire

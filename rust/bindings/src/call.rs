@@ -78,6 +78,13 @@ impl CallHandle {
         self.call.handler_id
     }
 
+    /// Who made the request (HTTP with authorization) as JSON text: `{"subject", "scopes", "claims",
+    /// "client_id", "expires_at"}`; None without authorization.
+    #[getter]
+    fn principal(&self) -> Option<String> {
+        crate::auth::principal_json(self.call.principal()?)
+    }
+
     /// The protocol version the request is handled under (e.g. "2025-11-25").
     #[getter]
     fn protocol_version(&self) -> &'static str {

@@ -111,29 +111,51 @@ impl Engine {
     }
 
     /// Registers (or replaces) a tool. `definition` is the Tool object as JSON; its input schema is compiled now.
-    #[pyo3(signature = (tool_id, definition, accepts=None))]
-    fn add_tool(&self, tool_id: u32, definition: &str, accepts: Option<Vec<String>>) -> PyResult<()> {
-        let tool = Tool::new(tool_id, definition, accepts.map(|a| a.into_iter().collect())).map_err(errors::to_py)?;
+    #[pyo3(signature = (tool_id, definition, accepts=None, scopes=None))]
+    fn add_tool(
+        &self,
+        tool_id: u32,
+        definition: &str,
+        accepts: Option<Vec<String>>,
+        scopes: Option<Vec<String>>,
+    ) -> PyResult<()> {
+        let mut tool =
+            Tool::new(tool_id, definition, accepts.map(|a| a.into_iter().collect())).map_err(errors::to_py)?;
+        tool.scopes = scopes.unwrap_or_default();
         self.inner.add_tool(tool);
         Ok(())
     }
 
     /// Registers (or replaces) a static resource from its `Resource` JSON object; `cache_hint` (JSON
     /// `{"ttlMs", "cacheScope"}`) is what its stateless reads carry instead of the `resources/read` default.
-    #[pyo3(signature = (handler_id, definition, cache_hint=None))]
-    fn add_resource(&self, handler_id: u32, definition: &str, cache_hint: Option<&str>) -> PyResult<()> {
+    #[pyo3(signature = (handler_id, definition, cache_hint=None, scopes=None))]
+    fn add_resource(
+        &self,
+        handler_id: u32,
+        definition: &str,
+        cache_hint: Option<&str>,
+        scopes: Option<Vec<String>>,
+    ) -> PyResult<()> {
         let mut resource = Resource::new(handler_id, definition).map_err(errors::to_py)?;
         resource.fields = self.read_fields(cache_hint)?;
+        resource.scopes = scopes.unwrap_or_default();
         self.inner.add_resource(resource);
         Ok(())
     }
 
     /// Registers (or replaces) a resource template from its `ResourceTemplate` JSON object (`cache_hint` as for
     /// `add_resource`, for every resource it matches).
-    #[pyo3(signature = (handler_id, definition, cache_hint=None))]
-    fn add_template(&self, handler_id: u32, definition: &str, cache_hint: Option<&str>) -> PyResult<()> {
+    #[pyo3(signature = (handler_id, definition, cache_hint=None, scopes=None))]
+    fn add_template(
+        &self,
+        handler_id: u32,
+        definition: &str,
+        cache_hint: Option<&str>,
+        scopes: Option<Vec<String>>,
+    ) -> PyResult<()> {
         let mut template = ResourceTemplate::new(handler_id, definition).map_err(errors::to_py)?;
         template.fields = self.read_fields(cache_hint)?;
+        template.scopes = scopes.unwrap_or_default();
         self.inner.add_template(template);
         Ok(())
     }
@@ -144,8 +166,11 @@ impl Engine {
     }
 
     /// Registers (or replaces) a prompt from its `Prompt` JSON object.
-    fn add_prompt(&self, handler_id: u32, definition: &str) -> PyResult<()> {
-        self.inner.add_prompt(Prompt::new(handler_id, definition).map_err(errors::to_py)?);
+    #[pyo3(signature = (handler_id, definition, scopes=None))]
+    fn add_prompt(&self, handler_id: u32, definition: &str, scopes: Option<Vec<String>>) -> PyResult<()> {
+        let mut prompt = Prompt::new(handler_id, definition).map_err(errors::to_py)?;
+        prompt.scopes = scopes.unwrap_or_default();
+        self.inner.add_prompt(prompt);
         Ok(())
     }
 

@@ -1,7 +1,9 @@
 //! `HttpServer`: serves the engine over Streamable HTTP on tokio threads owned by this object.
 
+use crate::auth::{self, JwtVerifier, PythonVerifier};
 use crate::engine::Engine;
 use crate::queue::Queue;
+use ferromcp_core::auth::{AuthConfig, TokenVerifier};
 use ferromcp_core::http::{valid_session_id_prefix, HttpConfig, HttpServer as CoreHttpServer};
 use ferromcp_core::store::redis::RedisOptions;
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -37,7 +39,9 @@ impl HttpServer {
         session_idle_timeout=1800.0, max_in_flight_per_session=64, max_in_flight=1024, replay_buffer_events=256,
         max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), allowed_hosts=None,
         allowed_origins=None, allow_delete=true, io_threads=1, reuse_port=false, worker_id=None,
-        session_id_prefix=None, redis_url=None, redis_prefix=None
+        session_id_prefix=None, redis_url=None, redis_prefix=None, jwt_verifier=None, python_verifier=false,
+        resource_url=None, authorization_servers=None, required_scopes=None, scopes_supported=None,
+        resource_name=None, resource_documentation=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -64,12 +68,50 @@ impl HttpServer {
         session_id_prefix: Option<String>,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
+        jwt_verifier: Option<PyRef<'_, JwtVerifier>>,
+        python_verifier: bool,
+        resource_url: Option<String>,
+        authorization_servers: Option<Vec<String>>,
+        required_scopes: Option<Vec<String>>,
+        scopes_supported: Option<Vec<String>>,
+        resource_name: Option<String>,
+        resource_documentation: Option<String>,
     ) -> PyResult<Self> {
         if let Some(prefix) = session_id_prefix.as_deref().filter(|p| !valid_session_id_prefix(p)) {
             return Err(PyValueError::new_err(format!(
                 "session_id_prefix {prefix:?}: use 1 to 32 letters, digits, '-', '_' or '.'"
             )));
         }
+        let queue = Queue::new()?;
+        let verifier: Option<Arc<dyn TokenVerifier>> = match (&jwt_verifier, python_verifier) {
+            (Some(_), true) => return Err(PyValueError::new_err("give either jwt_verifier or python_verifier")),
+            (Some(jwt), false) => {
+                auth::hook_refresh(&jwt.inner, &queue);
+                Some(jwt.inner.clone())
+            }
+            (None, true) => Some(Arc::new(PythonVerifier { queue: Arc::downgrade(&queue) })),
+            (None, false) => None,
+        };
+        let auth = match verifier {
+            None => None,
+            Some(verifier) => {
+                let Some(resource) = resource_url else {
+                    return Err(PyValueError::new_err("authorization needs resource_url (this server's URL)"));
+                };
+                let servers = authorization_servers.unwrap_or_default();
+                if servers.is_empty() {
+                    return Err(PyValueError::new_err("authorization needs at least one authorization server"));
+                }
+                let mut config = AuthConfig::new(verifier, resource);
+                config.validate().map_err(PyValueError::new_err)?;
+                config.authorization_servers = servers;
+                config.required_scopes = required_scopes.unwrap_or_default();
+                config.scopes_supported = scopes_supported.unwrap_or_default();
+                config.resource_name = resource_name;
+                config.resource_documentation = resource_documentation;
+                Some(config)
+            }
+        };
         let config = HttpConfig {
             host,
             port,
@@ -100,8 +142,8 @@ impl HttpServer {
                 options
             }),
             events: None,
+            auth,
         };
-        let queue = Queue::new()?;
         let server = CoreHttpServer::start(engine.inner.clone(), queue.clone(), config)
             .map_err(|e| PyOSError::new_err(format!("cannot serve HTTP: {e}")))?;
         let addr = server.local_addr();

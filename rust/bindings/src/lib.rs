@@ -1,5 +1,6 @@
 //! `ferromcp._core`: the only place PyO3 appears. Glue between ferromcp-core and the Python API.
 //!
+//! - [`auth`]: the JWT verifier, the Python token verifier's hand-off, the principal for Python.
 //! - [`engine`]: the registry/engine object Python builds at decoration time.
 //! - [`call`]: `CallHandle`, one in-flight tool call, answered from Python.
 //! - [`queue`]: the hand-off of ready calls to the Python loop thread, one wake-up per batch.
@@ -12,6 +13,7 @@
 use pyo3::prelude::*;
 
 mod audit;
+mod auth;
 mod call;
 mod convert;
 mod engine;
@@ -32,6 +34,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<call::CallHandle>()?;
     m.add_class::<stdio::StdioServer>()?;
     m.add_class::<http::HttpServer>()?;
+    m.add_class::<auth::JwtVerifier>()?;
+    m.add_class::<auth::TokenCheck>()?;
     m.add_function(wrap_pyfunction!(logging::set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(logging::flush_logs, m)?)?;
     Ok(())

@@ -5,6 +5,7 @@
 //! calls `drain`, which clears the flag *before* taking the queue: an event pushed after the take re-arms and
 //! writes again, so none is ever stranded.
 
+use crate::auth::TokenCheck;
 use crate::call::CallHandle;
 use crate::convert::map_to_py;
 use ferromcp_core::{Call, Dispatcher, ReplyOutcome};
@@ -22,6 +23,13 @@ enum Event {
     Cancel(usize),
     Closed,
     Reply(u64, ReplyOutcome),
+    /// The JWT verifier met an unknown key: fetch the key set again.
+    JwksWanted,
+    /// A token for the Python verifier.
+    Verify(
+        String,
+        tokio::sync::oneshot::Sender<Result<ferromcp_core::context::Principal, ferromcp_core::auth::AuthError>>,
+    ),
 }
 
 pub struct Queue {
@@ -43,6 +51,18 @@ impl Queue {
         self.wake_rx.as_raw_fd()
     }
 
+    pub fn push_jwks_wanted(&self) {
+        self.push(Event::JwksWanted);
+    }
+
+    pub fn push_token_check(
+        &self,
+        token: String,
+        answer: tokio::sync::oneshot::Sender<Result<ferromcp_core::context::Principal, ferromcp_core::auth::AuthError>>,
+    ) {
+        self.push(Event::Verify(token, answer));
+    }
+
     fn push(&self, event: Event) {
         self.events.lock().unwrap_or_else(|p| p.into_inner()).push(event);
         if !self.armed.swap(true, Ordering::AcqRel) {
@@ -53,7 +73,8 @@ impl Queue {
 
     /// Takes every ready event as Python objects: `(CallHandle, handler_id, arguments)` for a call, the call's key
     /// (int) for a cancellation, `None` when the input closed, `(key, (is_error, json_bytes))` for the client's
-    /// answer to a server→client request.
+    /// answer to a server→client request, `"jwks"` when the key set should be fetched again, a `TokenCheck`
+    /// for a token the Python verifier must judge.
     pub fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let mut sink = [0u8; 256];
         while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
@@ -76,6 +97,8 @@ impl Queue {
                 }
                 Event::Cancel(key) => out.append(key)?,
                 Event::Closed => out.append(py.None())?,
+                Event::JwksWanted => out.append("jwks")?,
+                Event::Verify(token, answer) => out.append(Bound::new(py, TokenCheck::new(token, answer))?)?,
                 Event::Reply(key, outcome) => {
                     let (is_error, bytes) = match &outcome {
                         ReplyOutcome::Result(b) => (false, b),

@@ -23,6 +23,10 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// The verified token's claims.
     pub claims: Map<String, Value>,
+    /// The OAuth client the token was issued to (`client_id` or `azp`), when it says.
+    pub client_id: Option<String>,
+    /// When the token expires (seconds since the epoch), when it says.
+    pub expires_at: Option<u64>,
 }
 
 /// Where a request's log threshold comes from.

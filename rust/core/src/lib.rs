@@ -3,6 +3,7 @@
 //! - [`framing`]: newline-delimited framing with a size limit.
 //! - [`jsonrpc`]: envelope parsing (params kept raw), classification, reply encoding.
 //! - [`protocol`]: protocol versions as a type (era, feature predicates), negotiation, logging levels.
+//! - [`auth`]: bearer-token verification (JWT against a JWKS, or the embedder's verifier) and its settings.
 //! - [`bus`]: the notification bus (list changes, resource updates) and its in-memory implementation.
 //! - [`content`]: content blocks shaped for the protocol version in use.
 //! - [`context`]: `RequestCtx`, what a request is handled under (version, client capabilities, log threshold,
@@ -20,6 +21,7 @@
 //! - [`http`]: the Streamable HTTP transport.
 
 pub mod audit;
+pub mod auth;
 pub mod bus;
 pub mod content;
 pub mod context;

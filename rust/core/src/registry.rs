@@ -11,6 +11,7 @@ use crate::schema::CompiledSchema;
 use crate::uri_template::UriTemplate;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
@@ -31,6 +32,8 @@ pub struct Tool {
     /// Arguments mirrored in `Mcp-Param-*` headers (`x-mcp-header` in the input schema), checked on stateless
     /// HTTP requests; worked out once, here.
     pub param_headers: ParamHeaders,
+    /// OAuth scopes a caller's token must grant to see and call the tool (HTTP with authorization only).
+    pub scopes: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +75,17 @@ impl Tool {
         };
         let param_headers = ParamHeaders::from_schema(schema).map_err(|e| format!("tool {name:?}: {e}"))?;
         let definition = compact_raw(definition)?;
-        Ok(Tool { id, name: name.to_owned(), definition, input, accepts, task_support, output, param_headers })
+        Ok(Tool {
+            id,
+            name: name.to_owned(),
+            definition,
+            input,
+            accepts,
+            task_support,
+            output,
+            param_headers,
+            scopes: Vec::new(),
+        })
     }
 }
 
@@ -80,6 +93,13 @@ impl Tool {
 pub trait Listed {
     fn key(&self) -> &str;
     fn definition(&self) -> &RawValue;
+    /// OAuth scopes needed to see and use it (none: everyone who may use the server).
+    fn scopes(&self) -> &[String];
+}
+
+/// Whether a caller granted `granted` scopes may see and use something that needs `needed`.
+pub fn permits(needed: &[String], granted: &[String]) -> bool {
+    needed.iter().all(|s| granted.contains(s))
 }
 
 impl Listed for Tool {
@@ -88,6 +108,9 @@ impl Listed for Tool {
     }
     fn definition(&self) -> &RawValue {
         &self.definition
+    }
+    fn scopes(&self) -> &[String] {
+        &self.scopes
     }
 }
 
@@ -98,6 +121,8 @@ pub struct Resource {
     pub definition: Box<RawValue>,
     /// What its stateless reads carry (its own caching hint) when it has one; the method's otherwise.
     pub fields: Option<Arc<ResultFields>>,
+    /// As for [`Tool::scopes`].
+    pub scopes: Vec<String>,
 }
 
 /// A resource template (`resources/templates/list`, read by matching the URI).
@@ -107,11 +132,15 @@ pub struct ResourceTemplate {
     pub definition: Box<RawValue>,
     /// As for [`Resource::fields`].
     pub fields: Option<Arc<ResultFields>>,
+    /// As for [`Tool::scopes`], for every resource it matches.
+    pub scopes: Vec<String>,
 }
 
 /// The resource or template a URI names: its handler, the template's variables, and its result fields.
 pub struct Resolved {
     pub handler: u32,
+    /// The scopes the resource (or the template it matched) needs.
+    pub scopes: Vec<String>,
     pub vars: BTreeMap<String, String>,
     pub fields: Option<Arc<ResultFields>>,
 }
@@ -123,6 +152,8 @@ pub struct Prompt {
     pub definition: Box<RawValue>,
     pub required: Vec<String>,
     pub arguments: HashSet<String>,
+    /// As for [`Tool::scopes`].
+    pub scopes: Vec<String>,
 }
 
 /// The definition as given (key order and all), unless it spans lines: list pages are spliced into
@@ -161,7 +192,7 @@ impl Resource {
         let (value, definition) = definition_object(definition, "resource")?;
         string_field(&value, "name", "resource")?;
         let uri = string_field(&value, "uri", "resource")?.to_owned();
-        Ok(Resource { id, uri, definition, fields: None })
+        Ok(Resource { id, uri, definition, fields: None, scopes: Vec::new() })
     }
 }
 
@@ -171,6 +202,9 @@ impl Listed for Resource {
     }
     fn definition(&self) -> &RawValue {
         &self.definition
+    }
+    fn scopes(&self) -> &[String] {
+        &self.scopes
     }
 }
 
@@ -184,7 +218,7 @@ impl ResourceTemplate {
         let (value, definition) = definition_object(definition, "resource template")?;
         string_field(&value, "name", "resource template")?;
         let template = UriTemplate::parse(string_field(&value, "uriTemplate", "resource template")?)?;
-        Ok(ResourceTemplate { id, template, definition, fields: None })
+        Ok(ResourceTemplate { id, template, definition, fields: None, scopes: Vec::new() })
     }
 }
 
@@ -194,6 +228,9 @@ impl Listed for ResourceTemplate {
     }
     fn definition(&self) -> &RawValue {
         &self.definition
+    }
+    fn scopes(&self) -> &[String] {
+        &self.scopes
     }
 }
 
@@ -215,7 +252,7 @@ impl Prompt {
                 required.push(arg_name.to_owned());
             }
         }
-        Ok(Prompt { id, name, definition, required, arguments })
+        Ok(Prompt { id, name, definition, required, arguments, scopes: Vec::new() })
     }
 }
 
@@ -226,6 +263,9 @@ impl Listed for Prompt {
     fn definition(&self) -> &RawValue {
         &self.definition
     }
+    fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
 }
 
 /// One listed kind: entries in registration order, an index by key, and the pre-serialized pages.
@@ -235,6 +275,39 @@ pub struct Collection<T> {
     pages: Vec<Vec<u8>>,
     page_size: usize,
     field: &'static str,
+    /// Some entry needs scopes: a caller's pages are then built for what it may see.
+    restricted: bool,
+}
+
+/// One list page: the definitions of `chunk`, and the cursor of the next page when there is one.
+fn render_page<'a>(field: &str, chunk: impl Iterator<Item = &'a RawValue>, next: Option<usize>) -> Vec<u8> {
+    let mut page = format!("{{\"{field}\":[").into_bytes();
+    for (i, definition) in chunk.enumerate() {
+        if i > 0 {
+            page.push(b',');
+        }
+        page.extend_from_slice(definition.get().as_bytes());
+    }
+    page.push(b']');
+    if let Some(next) = next {
+        page.extend_from_slice(format!(",\"nextCursor\":\"{next}\"").as_bytes());
+    }
+    page.push(b'}');
+    page
+}
+
+/// The page index a cursor names (`None` = the first page); None for a cursor this registry never gave.
+fn page_index(cursor: Option<&str>, page_size: usize) -> Option<usize> {
+    match cursor {
+        None => Some(0),
+        Some(c) => {
+            let offset: usize = c.parse().ok()?;
+            if offset == 0 || !offset.is_multiple_of(page_size) {
+                return None;
+            }
+            Some(offset / page_size)
+        }
+    }
 }
 
 impl<T: Listed> Collection<T> {
@@ -245,21 +318,11 @@ impl<T: Listed> Collection<T> {
         let last = chunks.len() - 1;
         let mut pages = Vec::with_capacity(chunks.len());
         for (n, chunk) in chunks.iter().enumerate() {
-            let mut page = format!("{{\"{field}\":[").into_bytes();
-            for (i, item) in chunk.iter().enumerate() {
-                if i > 0 {
-                    page.push(b',');
-                }
-                page.extend_from_slice(item.definition().get().as_bytes());
-            }
-            page.push(b']');
-            if n < last {
-                page.extend_from_slice(format!(",\"nextCursor\":\"{}\"", (n + 1) * page_size).as_bytes());
-            }
-            page.push(b'}');
-            pages.push(page);
+            let next = (n < last).then_some((n + 1) * page_size);
+            pages.push(render_page(field, chunk.iter().map(|item| item.definition()), next));
         }
-        Collection { items, index, pages, page_size, field }
+        let restricted = items.iter().any(|item| !item.scopes().is_empty());
+        Collection { items, index, pages, page_size, field, restricted }
     }
 
     fn with(&self, item: T) -> Self {
@@ -296,17 +359,30 @@ impl<T: Listed> Collection<T> {
 
     /// The page for a cursor (`None` = first page). An unknown cursor is `None`.
     pub fn page(&self, cursor: Option<&str>) -> Option<&[u8]> {
-        let index = match cursor {
-            None => 0,
-            Some(c) => {
-                let offset: usize = c.parse().ok()?;
-                if offset == 0 || !offset.is_multiple_of(self.page_size) {
-                    return None;
-                }
-                offset / self.page_size
-            }
+        self.pages.get(page_index(cursor, self.page_size)?).map(Vec::as_slice)
+    }
+
+    /// Whether some entry needs scopes.
+    pub fn is_restricted(&self) -> bool {
+        self.restricted
+    }
+
+    /// The page for a cursor as a caller granted `granted` scopes sees it (None: no authorization in use,
+    /// everything is listed): entries needing scopes it lacks are left out, and pages are counted over what
+    /// it may see.
+    pub fn page_for(&self, cursor: Option<&str>, granted: Option<&[String]>) -> Option<Cow<'_, [u8]>> {
+        let Some(granted) = granted.filter(|_| self.restricted) else {
+            return self.page(cursor).map(Cow::Borrowed);
         };
-        self.pages.get(index).map(Vec::as_slice)
+        let index = page_index(cursor, self.page_size)?;
+        let visible: Vec<&Arc<T>> = self.items.iter().filter(|item| permits(item.scopes(), granted)).collect();
+        let start = index * self.page_size;
+        if start > 0 && start >= visible.len() {
+            return None;
+        }
+        let end = (start + self.page_size).min(visible.len());
+        let next = (end < visible.len()).then_some(end);
+        Some(Cow::Owned(render_page(self.field, visible[start..end].iter().map(|item| item.definition()), next)))
     }
 }
 
@@ -459,14 +535,64 @@ impl Registry {
         self.tools.page(cursor)
     }
 
+    /// Whether anything registered needs scopes.
+    pub fn is_restricted(&self) -> bool {
+        self.tools.restricted || self.resources.restricted || self.templates.restricted || self.prompts.restricted
+    }
+
     /// The handler that reads `uri` and the variables of the template it matched (static resources first).
     pub fn resolve_resource(&self, uri: &str) -> Option<Resolved> {
         if let Some(r) = self.resources.get(uri) {
-            return Some(Resolved { handler: r.id, vars: BTreeMap::new(), fields: r.fields.clone() });
+            let (handler, fields, scopes) = (r.id, r.fields.clone(), r.scopes.clone());
+            return Some(Resolved { handler, vars: BTreeMap::new(), fields, scopes });
         }
         self.templates.iter().find_map(|t| {
-            t.template.matches(uri).map(|vars| Resolved { handler: t.id, vars, fields: t.fields.clone() })
+            let matched = t.template.matches(uri)?;
+            Some(Resolved { handler: t.id, vars: matched, fields: t.fields.clone(), scopes: t.scopes.clone() })
         })
+    }
+
+    /// The scopes a request needs beyond the server's own: those of the tool it calls, the resource it reads
+    /// or subscribes to, the prompt it gets or completes. Empty for everything else.
+    pub fn scopes_for(&self, method: &str, params: Option<&RawValue>) -> Vec<String> {
+        #[derive(serde::Deserialize, Default)]
+        struct Target {
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            uri: Option<String>,
+            #[serde(rename = "ref", default)]
+            reference: Option<Box<Target>>,
+        }
+        let restricted = match method {
+            "tools/call" => self.tools.restricted,
+            "prompts/get" => self.prompts.restricted,
+            "resources/read" | "resources/subscribe" => self.resources.restricted || self.templates.restricted,
+            "completion/complete" => self.prompts.restricted || self.templates.restricted,
+            _ => false,
+        };
+        if !restricted {
+            return Vec::new();
+        }
+        let target: Target = params.and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or_default();
+        let by_uri =
+            |uri: Option<&String>| uri.and_then(|u| self.resolve_resource(u)).map(|r| r.scopes).unwrap_or_default();
+        match method {
+            "tools/call" => target.name.and_then(|n| self.tools.get(&n).map(|t| t.scopes.clone())),
+            "prompts/get" => target.name.and_then(|n| self.prompts.get(&n).map(|p| p.scopes.clone())),
+            "completion/complete" => target.reference.map(|r| match (&r.name, &r.uri) {
+                (Some(name), _) => self.prompts.get(name).map(|p| p.scopes.clone()).unwrap_or_default(),
+                (None, Some(uri)) => self
+                    .templates
+                    .iter()
+                    .find(|t| &t.template.text == uri)
+                    .map(|t| t.scopes.clone())
+                    .unwrap_or_default(),
+                (None, None) => Vec::new(),
+            }),
+            _ => Some(by_uri(target.uri.as_ref())),
+        }
+        .unwrap_or_default()
     }
 }
 

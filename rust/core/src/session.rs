@@ -496,6 +496,11 @@ impl Call {
         self.ctx.client_capability(name).map(Value::to_string)
     }
 
+    /// Who made the request, when the transport authenticated it.
+    pub fn principal(&self) -> Option<&Arc<crate::context::Principal>> {
+        self.ctx.principal.as_ref()
+    }
+
     /// The protocol version the request is handled under.
     pub fn protocol_version(&self) -> ProtocolVersion {
         self.ctx.version

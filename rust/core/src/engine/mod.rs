@@ -8,7 +8,7 @@
 
 use crate::audit::Auditor;
 use crate::bus::{Bus, BusSlot, LocalBus, Notice, Receiver};
-use crate::context::RequestCtx;
+use crate::context::{Principal, RequestCtx};
 use crate::error::{CoreError, McpError};
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST};
 use crate::protocol::Feature;
@@ -286,17 +286,35 @@ impl Engine {
         frame: Result<Frame<'_>, Rejection>,
         reply: &Arc<dyn Outbound>,
     ) -> bool {
+        self.handle_frame_as(session, frame, reply, None)
+    }
+
+    /// `handle_frame` for requests made by `principal` (the authenticated caller; None without authorization):
+    /// it is in the context of every request of the frame.
+    pub fn handle_frame_as(
+        &self,
+        session: &Arc<Session>,
+        frame: Result<Frame<'_>, Rejection>,
+        reply: &Arc<dyn Outbound>,
+        principal: Option<&Arc<Principal>>,
+    ) -> bool {
         match frame {
             Err(rejection) => {
                 reply.send(rejection.encode(), OutKind::Response);
                 true
             }
-            Ok(Frame::Single(raw)) => self.handle_one(session, raw, reply),
-            Ok(Frame::Batch(items)) => self.handle_batch(session, items, reply),
+            Ok(Frame::Single(raw)) => self.handle_one(session, raw, reply, principal),
+            Ok(Frame::Batch(items)) => self.handle_batch(session, items, reply, principal),
         }
     }
 
-    fn handle_batch(&self, session: &Arc<Session>, items: Vec<&RawValue>, reply: &Arc<dyn Outbound>) -> bool {
+    fn handle_batch(
+        &self,
+        session: &Arc<Session>,
+        items: Vec<&RawValue>,
+        reply: &Arc<dyn Outbound>,
+        principal: Option<&Arc<Principal>>,
+    ) -> bool {
         if !session.version().is_some_and(|v| v.supports(Feature::Batches)) {
             let msg = "Invalid Request: JSON-RPC batches are only accepted on 2025-03-26 sessions";
             reply.send(jsonrpc::error_response(None, INVALID_REQUEST, msg, None), OutKind::Response);
@@ -310,7 +328,7 @@ impl Engine {
         let batch = Arc::new(BatchReply::new(items.len(), reply.clone()));
         let collector: Arc<dyn Outbound> = batch.clone();
         for item in items {
-            if !self.handle_one(session, item, &collector) {
+            if !self.handle_one(session, item, &collector, principal) {
                 collector.abandon();
             }
         }
@@ -318,14 +336,20 @@ impl Engine {
     }
 
     /// Returns whether a response to this message was (or will be) sent through `reply`.
-    fn handle_one(&self, session: &Arc<Session>, raw: &RawValue, reply: &Arc<dyn Outbound>) -> bool {
+    fn handle_one(
+        &self,
+        session: &Arc<Session>,
+        raw: &RawValue,
+        reply: &Arc<dyn Outbound>,
+        principal: Option<&Arc<Principal>>,
+    ) -> bool {
         match jsonrpc::classify(raw) {
             Err(rejection) => {
                 reply.send(rejection.encode(), OutKind::Response);
                 true
             }
             Ok(Message::Request { id, method, params }) => {
-                self.request(session, id, &method, params, reply);
+                self.request(session, id, &method, params, reply, principal);
                 true
             }
             Ok(Message::Notification { method, params }) => {
@@ -346,17 +370,18 @@ impl Engine {
         method: &str,
         params: Option<&RawValue>,
         reply: &Arc<dyn Outbound>,
+        principal: Option<&Arc<Principal>>,
     ) {
         if let Some(parsed) = era::stateless_params(params) {
             let ctx = match parsed.context(session.transport) {
-                Ok(ctx) => ctx,
+                Ok(ctx) => RequestCtx { principal: principal.cloned(), ..ctx },
                 Err(error) => return reply.send(error.encode(Some(&id)), OutKind::Response),
             };
             let call = if method == "tools/call" { parsed.into_call() } else { None };
             return self.handle_stateless(session, &id, method, params, ctx, reply, call);
         }
         let entry = table::lookup(method);
-        let ctx = RequestCtx::legacy(session);
+        let ctx = RequestCtx::legacy(session).map(|ctx| RequestCtx { principal: principal.cloned(), ..ctx });
         let watched = self.audited(method, params, ctx.as_ref(), reply);
         let reply = watched.as_ref().unwrap_or(reply);
         let limited = ctx.as_ref().and_then(|c| self.rate_limited(session, method, params, Some(c)));

@@ -2,7 +2,7 @@
 //! embedder's handler renders the messages).
 
 use super::input::{self, Args, Echo};
-use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::table::{answer_page, granted, ListParams, Req, RequestMeta};
 use super::{CallExtras, Engine};
 use crate::error::McpError;
 use crate::registry::{ListKind, Prompt};
@@ -26,7 +26,7 @@ struct GetPromptParams<'a> {
 
 pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let p: ListParams<'_> = req.params()?;
-    answer_page(req, engine.registry().prompts.page(p.cursor.as_deref()))
+    answer_page(req, engine.registry().prompts.page_for(p.cursor.as_deref(), granted(req)))
 }
 
 pub(super) fn get(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {

@@ -3,7 +3,7 @@
 //! `resources/unsubscribe`, and the `notifications/resources/updated` they lead to.
 
 use super::input::{self, Args, Echo};
-use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::table::{answer_page, granted, ListParams, Req, RequestMeta};
 use super::{CacheHint, ResultFields};
 use super::{CallExtras, Engine};
 use crate::bus::Notice;
@@ -28,12 +28,12 @@ struct UriParams<'a> {
 
 pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let p: ListParams<'_> = req.params()?;
-    answer_page(req, engine.registry().resources.page(p.cursor.as_deref()))
+    answer_page(req, engine.registry().resources.page_for(p.cursor.as_deref(), granted(req)))
 }
 
 pub(super) fn templates_list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let p: ListParams<'_> = req.params()?;
-    answer_page(req, engine.registry().templates.page(p.cursor.as_deref()))
+    answer_page(req, engine.registry().templates.page_for(p.cursor.as_deref(), granted(req)))
 }
 
 pub(super) fn read(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {

@@ -155,14 +155,19 @@ pub(super) struct ListParams<'a> {
 }
 
 /// Answers a list method with the page `cursor` names; an unknown cursor is `-32602`.
-pub(super) fn answer_page(req: &Req<'_>, page: Option<&[u8]>) -> Result<(), McpError> {
+pub(super) fn answer_page(req: &Req<'_>, page: Option<std::borrow::Cow<'_, [u8]>>) -> Result<(), McpError> {
     match page {
         Some(page) => {
-            req.answer(page);
+            req.answer(&page);
             Ok(())
         }
         None => Err(McpError::invalid_params("Invalid params: unknown cursor")),
     }
+}
+
+/// The scopes the request's principal was granted; None without authorization (everything is listed).
+pub(super) fn granted<'r>(req: &'r Req<'_>) -> Option<&'r [String]> {
+    req.ctx.as_ref().and_then(|c| c.principal.as_ref()).map(|p| p.scopes.as_slice())
 }
 
 /// `params._meta` as far as the engine reads it.

@@ -3,7 +3,7 @@
 //! when the client asked for one).
 
 use super::input::{self, Args, Echo};
-use super::table::{answer_page, ListParams, Req, RequestMeta};
+use super::table::{answer_page, granted, ListParams, Req, RequestMeta};
 use super::task_ext::{self, TaskLink};
 use super::{CallExtras, Engine};
 use crate::context::RequestCtx;
@@ -42,7 +42,7 @@ pub(crate) struct TaskParams {
 
 pub(super) fn list(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {
     let p: ListParams<'_> = req.params()?;
-    answer_page(req, engine.registry().page(p.cursor.as_deref()))
+    answer_page(req, engine.registry().tools.page_for(p.cursor.as_deref(), granted(req)))
 }
 
 pub(super) fn call(engine: &Engine, req: &Req<'_>) -> Result<(), McpError> {

@@ -1,5 +1,6 @@
 //! The Streamable HTTP transport (2025-03-26 … 2025-11-25 semantics), on hyper and tokio.
 //!
+//! - [`auth`]: the endpoint as an OAuth 2.1 resource server (bearer tokens, challenges, RFC 9728 metadata).
 //! - [`service`]: one MCP endpoint: POST / GET / DELETE, header and session rules, status codes.
 //! - [`sessions`]: the session registry and per-session streams and limits.
 //! - [`sink`]: how a POST is answered (plain JSON, switching to SSE when needed).
@@ -10,6 +11,7 @@
 //! - [`routing`]: the 2026-07-28 routing headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
 //!   `Mcp-Param-*`) checked against the request body.
 
+pub mod auth;
 pub mod body;
 pub mod health;
 pub mod host_check;
@@ -92,6 +94,8 @@ pub struct HttpConfig {
     /// Where the SSE events of shared sessions are recorded, so another process can resume their streams
     /// (with a session store; see [`mirror`]).
     pub events: Option<SharedEvents>,
+    /// Bearer-token authorization (OAuth 2.1 resource server); None serves everyone.
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 /// The event journal of a process whose sessions are shared (see [`mirror`]).
@@ -148,6 +152,7 @@ impl Default for HttpConfig {
             session_id_prefix: None,
             redis: None,
             events: None,
+            auth: None,
         }
     }
 }

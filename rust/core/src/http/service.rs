@@ -10,6 +10,7 @@ use super::sse::parse_event_id;
 use super::throttle::{json_answer, PeerAddr};
 use super::HttpConfig;
 use crate::bus::Notice;
+use crate::context::Principal;
 use crate::engine::Engine;
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST, PARSE_ERROR};
 use crate::protocol::{Feature, ProtocolVersion};
@@ -162,11 +163,19 @@ impl Service {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         if req.uri().path() != self.config.path {
+            if let Some(resp) = self.resource_metadata(req.method(), req.uri().path()) {
+                return resp;
+            }
             if let Some(resp) = self.health(req.method(), req.uri().path()).await {
                 return resp;
             }
             return rpc_error(StatusCode::NOT_FOUND, INVALID_REQUEST, "Not Found");
         }
+        // With authorization, nothing about a request is looked at before its token is verified.
+        let principal = match self.authenticate(req.headers()).await {
+            Ok(principal) => principal,
+            Err(challenge) => return challenge,
+        };
         if *req.method() == Method::POST {
             // Read first, so that every refusal of a request can name the request it refuses.
             let (parts, body) = req.into_parts();
@@ -177,10 +186,17 @@ impl Service {
                         .unwrap_or_else(|| {
                             rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
                         }),
-                    None if stateless(&parts.headers) => {
-                        self.post_stateless(&parts.headers, body, parts.extensions.get::<PeerAddr>()).await
+                    None => {
+                        if let Some(forbidden) = principal.as_ref().and_then(|p| self.authorize(p, &body)) {
+                            return forbidden;
+                        }
+                        if stateless(&parts.headers) {
+                            let peer = parts.extensions.get::<PeerAddr>();
+                            self.post_stateless(&parts.headers, body, peer, principal).await
+                        } else {
+                            self.post(&parts.headers, body, principal).await
+                        }
                     }
-                    None => self.post(&parts.headers, body).await,
                 },
                 Err(BodyError::TooLarge) => {
                     let limit = self.config.max_body_bytes;
@@ -203,8 +219,8 @@ impl Service {
             return method_not_allowed("Method Not Allowed: 2026-07-28 requests are POSTs", "POST");
         }
         match *req.method() {
-            Method::GET => self.get(req.headers()).await,
-            Method::DELETE => self.delete(req.headers()).await,
+            Method::GET => self.get(req.headers(), principal.as_deref()).await,
+            Method::DELETE => self.delete(req.headers(), principal.as_deref()).await,
             _ => {
                 let allow = if self.config.allow_delete { "GET, POST, DELETE" } else { "GET, POST" };
                 method_not_allowed("Method Not Allowed", allow)
@@ -291,29 +307,42 @@ impl Service {
         }
     }
 
-    /// The session named by the request's header: 400 when absent, 404 when unknown or terminated. A session
-    /// this process does not hold is adopted from the session store, when one is configured and has it.
-    async fn session_of(&self, headers: &HeaderMap) -> Result<Arc<HttpSession>, SessionMissing> {
+    /// The session named by the request's header: 400 when absent, 404 when unknown or terminated, or when
+    /// it belongs to another principal than the caller's (with authorization). A session this process does not
+    /// hold is adopted from the session store, when one is configured and has it.
+    async fn session_of(
+        &self,
+        headers: &HeaderMap,
+        principal: Option<&Principal>,
+    ) -> Result<Arc<HttpSession>, SessionMissing> {
         let id = header(headers, SESSION_HEADER).ok_or(SessionMissing::NoHeader)?;
+        let caller = principal.map(|p| p.subject.as_str());
         match self.registry.get(id) {
             Some(s) if !s.terminated.load(Ordering::Acquire) => {
+                if s.owner.get().map(String::as_str) != caller {
+                    tracing::info!(session = %id, "a session was presented by another principal than its owner");
+                    return Err(SessionMissing::Unknown);
+                }
                 s.touch();
                 self.keep_stored(&s);
                 Ok(s)
             }
             Some(_) => Err(SessionMissing::Unknown),
-            None => self.adopt(id).await,
+            None => self.adopt(id, caller).await,
         }
     }
 
     /// A session of this process; shared with the others (see [`crate::relay`]) when sessions are stored.
-    fn new_session(&self, id: String) -> Arc<HttpSession> {
+    fn new_session(&self, id: String, owner: Option<&str>) -> Arc<HttpSession> {
         let shared = self.config.session_store.as_ref().and(self.config.events.as_ref()).map(|events| SharedStreams {
             tag: u32::from_str_radix(self.engine.relay_tag(), 16).unwrap_or_default(),
             journal: events.0.clone(),
         });
         let session =
             HttpSession::new(id, self.dispatcher.clone(), self.config.limits(), self.registry.clock(), shared);
+        if let Some(owner) = owner {
+            let _ = session.owner.set(owner.to_owned());
+        }
         if self.config.session_store.is_some() {
             let (bus, tag) = (self.engine.bus().clone(), self.engine.relay_tag().clone());
             session.core.share(&session.id, bus, tag, self.engine.task_journal());
@@ -322,7 +351,7 @@ impl Service {
     }
 
     /// A session another process created, rebuilt here from its stored record.
-    async fn adopt(&self, id: &str) -> Result<Arc<HttpSession>, SessionMissing> {
+    async fn adopt(&self, id: &str, caller: Option<&str>) -> Result<Arc<HttpSession>, SessionMissing> {
         let Some(store) = &self.config.session_store else { return Err(SessionMissing::Unknown) };
         let record = match store.0.get(id).await {
             Ok(Some(record)) => record,
@@ -332,12 +361,19 @@ impl Service {
                 return Err(SessionMissing::StoreDown);
             }
         };
-        let session = self.new_session(id.to_owned());
+        if record.principal.as_deref() != caller {
+            tracing::info!(session = %id, "a stored session was presented by another principal than its owner");
+            return Err(SessionMissing::Unknown);
+        }
+        let session = self.new_session(id.to_owned(), caller);
         if let Err(e) = session.core.restore(&record) {
             tracing::warn!(error = %e, "a stored session record cannot be used");
             return Err(SessionMissing::Unknown);
         }
         let registered = self.registry.insert_or_existing(session.clone()).map_err(|_| SessionMissing::Full)?;
+        if registered.owner.get().map(String::as_str) != caller {
+            return Err(SessionMissing::Unknown);
+        }
         if Arc::ptr_eq(&registered, &session) {
             self.engine.register_session(&session.core);
             tracing::info!(session = %id, "adopted a session from the session store");
@@ -347,9 +383,10 @@ impl Service {
 
     /// Writes the session's record to the store (after `initialize`, and after a request that changed it).
     async fn store_session(&self, session: &HttpSession) -> Result<Option<SessionRecord>, StoreError> {
-        let (Some(store), Some(record)) = (&self.config.session_store, session.core.record(&session.id)) else {
+        let (Some(store), Some(mut record)) = (&self.config.session_store, session.core.record(&session.id)) else {
             return Ok(None);
         };
+        record.principal = session.owner.get().cloned();
         store.0.put(record.clone(), self.config.session_idle_timeout).await.map(|()| Some(record))
     }
 
@@ -374,20 +411,25 @@ impl Service {
     }
 
     /// A POST whose headers passed `refuse`.
-    async fn post(&self, headers: &HeaderMap, body: Bytes) -> Resp {
+    async fn post(&self, headers: &HeaderMap, body: Bytes, principal: Option<Arc<Principal>>) -> Resp {
         // Parsed once, here; the engine takes the parsed frame.
         let frame = jsonrpc::split(&body);
         if header(headers, SESSION_HEADER).is_none() {
-            return self.post_new_session(&body, frame).await;
+            return self.post_new_session(&body, frame, principal).await;
         }
-        match self.session_of(headers).await {
-            Ok(session) => self.post_to_session(session, &body, frame, false).await,
+        match self.session_of(headers, principal.as_deref()).await {
+            Ok(session) => self.post_to_session(session, &body, frame, false, principal).await,
             Err(missing) => missing.response_to(&body),
         }
     }
 
     /// A POST without a session must be an `initialize`; the session exists only once it succeeded.
-    async fn post_new_session(&self, body: &[u8], frame: Result<Frame<'_>, Rejection>) -> Resp {
+    async fn post_new_session(
+        &self,
+        body: &[u8],
+        frame: Result<Frame<'_>, Rejection>,
+        principal: Option<Arc<Principal>>,
+    ) -> Resp {
         let is_initialize = match &frame {
             Err(rejection) => return rpc_error(StatusCode::BAD_REQUEST, PARSE_ERROR, &rejection.message),
             Ok(Frame::Single(raw)) => match jsonrpc::classify(raw) {
@@ -415,8 +457,8 @@ impl Service {
         if let Some(prefix) = &self.config.session_id_prefix {
             id.insert_str(0, prefix);
         }
-        let session = self.new_session(id);
-        self.post_to_session(session, body, frame, true).await
+        let session = self.new_session(id, principal.as_ref().map(|p| p.subject.as_str()));
+        self.post_to_session(session, body, frame, true, principal).await
     }
 
     async fn post_to_session(
@@ -425,6 +467,7 @@ impl Service {
         body: &[u8],
         frame: Result<Frame<'_>, Rejection>,
         new: bool,
+        principal: Option<Arc<Principal>>,
     ) -> Resp {
         // Back-pressure: a session with too many calls running waits here, holding only this connection. Only
         // requests wait: a notification (e.g. a cancellation) or the answer to a server request must get through,
@@ -443,7 +486,7 @@ impl Service {
         let reply: Arc<dyn Outbound> = sink;
         // Only looked at with a session store: whether this request changes what the stored record says.
         let changes_record = self.config.session_store.is_some() && !new && changes_session(&frame);
-        if !self.engine.handle_frame(&session.core, frame, &reply) {
+        if !self.engine.handle_frame_as(&session.core, frame, &reply, principal.as_ref()) {
             return accepted();
         }
         drop(reply);
@@ -511,7 +554,7 @@ impl Service {
         resp
     }
 
-    async fn get(&self, headers: &HeaderMap) -> Resp {
+    async fn get(&self, headers: &HeaderMap, principal: Option<&Principal>) -> Resp {
         if !accepts(headers, "text/event-stream") {
             return rpc_error(
                 StatusCode::NOT_ACCEPTABLE,
@@ -519,7 +562,7 @@ impl Service {
                 "Not Acceptable: GET needs Accept: text/event-stream",
             );
         }
-        let session = match self.session_of(headers).await {
+        let session = match self.session_of(headers, principal).await {
             Ok(s) => s,
             Err(missing) => return missing.response(),
         };
@@ -567,11 +610,11 @@ impl Service {
         sse_response(SseBody::new(rx, self.config.keepalive, vec![Box::new(guard)]))
     }
 
-    async fn delete(&self, headers: &HeaderMap) -> Resp {
+    async fn delete(&self, headers: &HeaderMap, principal: Option<&Principal>) -> Resp {
         if !self.config.allow_delete {
             return method_not_allowed("Method Not Allowed: sessions end by expiry", "GET, POST");
         }
-        match self.session_of(headers).await {
+        match self.session_of(headers, principal).await {
             Ok(session) => {
                 if let Some(store) = &self.config.session_store {
                     // Removed from the store first: a record left behind would bring the session back elsewhere.

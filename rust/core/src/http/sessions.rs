@@ -55,6 +55,8 @@ pub struct HttpSession {
     /// The registry's clock origin, so the session can note activity on its own.
     clock: Instant,
     limits: SessionLimits,
+    /// The subject of the principal that created the session (with authorization): only it may use it.
+    pub owner: std::sync::OnceLock<String>,
 }
 
 /// Notes the end of an activity (a call answered over SSE, a GET stream closing) when dropped: the idle clock
@@ -93,6 +95,7 @@ impl HttpSession {
             stored_ms: AtomicU64::new(now_ms),
             clock,
             limits,
+            owner: std::sync::OnceLock::new(),
         })
     }
 

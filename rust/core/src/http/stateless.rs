@@ -71,7 +71,13 @@ fn status_of(answer: &[u8], id: &RequestId) -> StatusCode {
 
 impl Service {
     /// A stateless POST whose headers passed the common rules.
-    pub(super) async fn post_stateless(&self, headers: &HeaderMap, body: Bytes, peer: Option<&PeerAddr>) -> Resp {
+    pub(super) async fn post_stateless(
+        &self,
+        headers: &HeaderMap,
+        body: Bytes,
+        peer: Option<&PeerAddr>,
+        principal: Option<Arc<crate::context::Principal>>,
+    ) -> Resp {
         let frame = jsonrpc::split(&body);
         let (id, method, params) = match &frame {
             Err(rejection) => return json_response(rejection.encode(), StatusCode::BAD_REQUEST),
@@ -92,7 +98,7 @@ impl Service {
         };
         let parsed = StatelessParams::of(params);
         let ctx = match self.check_routing(headers, &method, &parsed).and_then(|()| parsed.context(Transport::Http)) {
-            Ok(ctx) => ctx,
+            Ok(ctx) => crate::context::RequestCtx { principal, ..ctx },
             Err(refusal) => return json_response(refusal.encode(Some(&id)), status_for(refusal.code)),
         };
         // A session of one request: the engine tracks the call in it, and nothing outlives the answer. It has
