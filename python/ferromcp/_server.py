@@ -52,6 +52,14 @@ class HttpOptions(TypedDict, total=False):
     """Milliseconds, sent as `retry:` with priming events on 2025-11-25 sessions. Default 1000."""
     keepalive: float | None
     """Seconds between keep-alive comments on idle SSE streams. Default 15."""
+    header_read_timeout: float | None
+    """Seconds a request's head (request line and headers) may take to arrive, counted from when the connection
+    starts waiting for it; so it also closes a keep-alive connection idle for that long. On expiry the connection
+    is closed without a response (slowloris). None waits forever. Default 30."""
+    body_read_timeout: float | None
+    """Seconds a POST body may take to arrive in full after its head (a deadline, not per chunk): a body shorter
+    than its Content-Length or a chunked body that never ends gets 408 and the connection closes. None waits
+    forever. Default 30."""
     allowed_hosts: list[str] | None
     """Host header values accepted (403 otherwise). Default: the loopback names when bound to loopback."""
     allowed_origins: list[str] | None
