@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -30,6 +31,9 @@ __all__ = ["Server"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+# Seconds a tool may run (see `Server(tool_timeout=)`): well past what clients wait by default (60 s in the
+# TypeScript SDK), so only a handler that is stuck is cut off.
+DEFAULT_TOOL_TIMEOUT = 300.0
 _logger = logging.getLogger("ferromcp")
 
 
@@ -106,6 +110,7 @@ class Server:
         request_state_keys: Sequence[str] | None = None,
         request_state_ttl: float | None = None,
         lifespan: Callable[[Server], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
@@ -114,7 +119,14 @@ class Server:
 
         `lifespan`: an async context manager factory (`@contextlib.asynccontextmanager async def lifespan(server):
         ... yield state ...`), entered when serving starts (stdio or HTTP; in each worker) and left after the
-        shutdown drain; handlers read what it yields as `ctx.lifespan_context`."""
+        shutdown drain; handlers read what it yields as `ctx.lifespan_context`.
+
+        `tool_timeout`: seconds an `async def` or `blocking=True` tool may run before it is cancelled and the
+        client gets an `isError` result saying it timed out (default 300; None: no limit); `@server.tool(timeout=)`
+        sets it per tool. A plain `def` tool runs on the event loop and cannot be interrupted."""
+        if tool_timeout is not None and not tool_timeout > 0:
+            raise ValueError(f"tool_timeout must be a positive number of seconds or None, not {tool_timeout!r}")
+        self.tool_timeout = tool_timeout
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -161,6 +173,7 @@ class Server:
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
+        timeout: float | None = None,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -180,6 +193,7 @@ class Server:
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
+        timeout: float | None = None,
     ) -> F | Callable[[F], F]:
         """Registers a function as a tool: `@server.tool`, `@server.tool()` or `@server.tool(name=..., ...)`.
 
@@ -191,7 +205,9 @@ class Server:
         a client that declared the tasks extension (answered with a CreateTaskResult at once; polled with
         `tasks/get`, input through `tasks/update`). With `defer_task=True` a stateless call becomes a task only
         when the handler calls `await ctx.start_task()` (input asked before that goes through input-required
-        round trips); a required task is then created at the latest when the handler returns.
+        round trips); a required task is then created at the latest when the handler returns. `timeout=` (seconds)
+        bounds an `async def` or `blocking=True` tool's run instead of the server's `tool_timeout` (`math.inf`: no
+        limit); when it runs out the handler is cancelled and the call answered `isError: true`.
         """
 
         def register(func: F) -> F:
@@ -209,6 +225,7 @@ class Server:
                 input_schema=input_schema,
                 task=task,
                 defer_task=defer_task,
+                timeout=timeout,
             )
             return func
 
@@ -230,8 +247,11 @@ class Server:
         input_schema: dict[str, Any] | None = None,
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
+        timeout: float | None = None,
     ) -> None:
         """Registers `fn` as a tool (the non-decorator form of `tool`). A tool of the same name is replaced."""
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
         spec = build_tool(
             self._new_id(),
             fn,
@@ -248,6 +268,8 @@ class Server:
             task=task,
         )
         spec.defer_task = defer_task
+        limit = self.tool_timeout if timeout is None else timeout
+        spec.timeout = None if limit is None or math.isinf(limit) else limit
         self._engine.add_tool(spec.id, orjson.dumps(spec.definition).decode(), spec.accepts)
         self._replace(("tool", spec.name), spec)
 
