@@ -151,6 +151,8 @@ class HttpServer:
         max_streams_per_session: int = 64,
         retry_ms: int | None = ...,
         keepalive: float | None = ...,
+        header_read_timeout: float | None = ...,
+        body_read_timeout: float | None = ...,
         allowed_hosts: list[str] | None = None,
         allowed_origins: list[str] | None = None,
         allow_delete: bool = True,

@@ -2,7 +2,8 @@
 
 Sync handlers run inline on the loop thread (they are usually microseconds); `async def` handlers become
 tasks; `blocking=True` handlers go to the default thread pool. Results are answered through the call handle,
-which builds the JSON-RPC envelope in Rust.
+which builds the JSON-RPC envelope in Rust. A task whose handler has a timeout is cancelled when it runs out, and
+the call is answered with the handler's timeout failure (for a tool, an `isError` result).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import typing
 from typing import Any, Protocol
 
@@ -17,7 +19,7 @@ import orjson
 
 from ._context import Context, InputRequired, ProtocolError, respond_with_error
 from ._core import TokenCheck
-from ._tools import Handler
+from ._tools import Handler, ToolError
 from .auth import JWTVerifier, TokenVerifier, judge
 
 if typing.TYPE_CHECKING:
@@ -79,6 +81,43 @@ def _nested_input_required(exc: BaseException) -> InputRequired | None:
             if found is not None:
                 return found
     return None
+
+
+class _TimedOut(Exception):
+    """The handler ran out of its timeout and was cancelled."""
+
+
+async def _bounded(awaitable: typing.Awaitable[Any], seconds: float) -> Any:
+    """Awaits `awaitable` in the current task, cancelling it after `seconds` (then raising `_TimedOut`). Like
+    `asyncio.timeout` (3.11+), which this package cannot use while it supports 3.10; unlike `asyncio.wait_for`,
+    no second task."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        if sys.version_info >= (3, 11):
+            task.uncancel()
+        raise _TimedOut from None
+    finally:
+        timer.cancel()
+
+
+def _timed_out(spec: Handler, handle: CallHandle) -> None:
+    """Answers a call whose handler ran out of time (only tools have timeouts: an `isError` result)."""
+    name, seconds = getattr(spec, "name", "?"), spec.timeout or 0.0
+    _logger.warning("tool %r timed out after %g s and was cancelled", name, seconds)
+    spec.fail(handle, ToolError(f"Tool {name!r} timed out after {seconds:g} s"))
 
 
 class Dispatcher:
@@ -187,11 +226,15 @@ class Dispatcher:
             kwargs = _prepare(spec, handle, args, self)
             _begin_task(spec, handle)
             if spec.blocking:
-                result = await self._loop.run_in_executor(None, functools.partial(spec.fn, **kwargs))
+                # A thread cannot be stopped: on timeout the call is answered and the thread runs on unobserved.
+                running = self._loop.run_in_executor(None, functools.partial(spec.fn, **kwargs))
             else:
-                result = await spec.fn(**kwargs)
+                running = spec.fn(**kwargs)
+            result = await (running if spec.timeout is None else _bounded(running, spec.timeout))
             _end_task(handle)
             spec.respond(handle, result)
+        except _TimedOut:
+            _timed_out(spec, handle)
         except InputRequired as need:
             _input_required(handle, need)
         except ProtocolError as exc:

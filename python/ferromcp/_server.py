@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import signal
@@ -34,6 +35,9 @@ __all__ = ["Server"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+# Seconds a tool may run (see `Server(tool_timeout=)`): well past what clients wait by default (60 s in the
+# TypeScript SDK), so only a handler that is stuck is cut off.
+DEFAULT_TOOL_TIMEOUT = 300.0
 _logger = logging.getLogger("ferromcp")
 
 
@@ -59,6 +63,14 @@ class HttpOptions(TypedDict, total=False):
     """Milliseconds, sent as `retry:` with priming events on 2025-11-25 sessions. Default 1000."""
     keepalive: float | None
     """Seconds between keep-alive comments on idle SSE streams. Default 15."""
+    header_read_timeout: float | None
+    """Seconds a request's head (request line and headers) may take to arrive, counted from when the connection
+    starts waiting for it; so it also closes a keep-alive connection idle for that long. On expiry the connection
+    is closed without a response (slowloris). None waits forever. Default 30."""
+    body_read_timeout: float | None
+    """Seconds a POST body may take to arrive in full after its head (a deadline, not per chunk): a body shorter
+    than its Content-Length or a chunked body that never ends gets 408 and the connection closes. None waits
+    forever. Default 30."""
     allowed_hosts: list[str] | None
     """Host header values accepted (403 otherwise); `name:*` accepts the name with any port. Default: any port
     on the loopback names (`127.0.0.1:*`, `localhost:*`, `[::1]:*`) when bound to loopback, anything otherwise."""
@@ -112,6 +124,7 @@ class Server:
         audit_key: bytes | str | None = None,
         rate_limit: RateLimit | None = None,
         auth: JWTVerifier | TokenVerifier | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
     ) -> None:
         """`request_state_keys`: secrets (32 bytes, as 64 hex digits or base64) that seal the `requestState` of
         2026-07-28 input-required round trips; the first seals, all open, so keys rotate by putting a new one
@@ -135,7 +148,14 @@ class Server:
 
         `auth`: bearer-token authorization of HTTP requests (`ferromcp.auth.JWTVerifier`, or a `TokenVerifier`
         written in Python): every request to the MCP endpoint needs a valid token (401 otherwise), handlers see
-        the caller as `ctx.auth`. stdio is not affected (its credentials come from the environment)."""
+        the caller as `ctx.auth`. stdio is not affected (its credentials come from the environment).
+
+        `tool_timeout`: seconds an `async def` or `blocking=True` tool may run before it is cancelled and the
+        client gets an `isError` result saying it timed out (default 300; None: no limit); `@server.tool(timeout=)`
+        sets it per tool. A plain `def` tool runs on the event loop and cannot be interrupted."""
+        if tool_timeout is not None and not tool_timeout > 0:
+            raise ValueError(f"tool_timeout must be a positive number of seconds or None, not {tool_timeout!r}")
+        self.tool_timeout = tool_timeout
         info: dict[str, Any] = {"name": name, "version": version}
         for key, value in (("title", title), ("description", description), ("websiteUrl", website_url)):
             if value is not None:
@@ -209,6 +229,7 @@ class Server:
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
         scopes: Sequence[str] | None = None,
+        timeout: float | None = None,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -229,6 +250,7 @@ class Server:
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
         scopes: Sequence[str] | None = None,
+        timeout: float | None = None,
     ) -> F | Callable[[F], F]:
         """Registers a function as a tool: `@server.tool`, `@server.tool()` or `@server.tool(name=..., ...)`.
 
@@ -242,7 +264,9 @@ class Server:
         when the handler calls `await ctx.start_task()` (input asked before that goes through input-required
         round trips); a required task is then created at the latest when the handler returns. `scopes=[...]`:
         OAuth scopes a caller's token must grant (HTTP with `auth`): others do not see the tool in `tools/list`
-        and calling it is 403 with a step-up challenge.
+        and calling it is 403 with a step-up challenge. `timeout=` (seconds) bounds an `async def` or
+        `blocking=True` tool's run instead of the server's `tool_timeout` (`math.inf`: no limit); when it runs out
+        the handler is cancelled and the call answered `isError: true`.
         """
 
         def register(func: F) -> F:
@@ -261,6 +285,7 @@ class Server:
                 task=task,
                 defer_task=defer_task,
                 scopes=scopes,
+                timeout=timeout,
             )
             return func
 
@@ -283,8 +308,11 @@ class Server:
         task: bool | Literal["optional", "required"] = False,
         defer_task: bool = False,
         scopes: Sequence[str] | None = None,
+        timeout: float | None = None,
     ) -> None:
         """Registers `fn` as a tool (the non-decorator form of `tool`). A tool of the same name is replaced."""
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
         spec = build_tool(
             self._new_id(),
             fn,
@@ -301,6 +329,8 @@ class Server:
             task=task,
         )
         spec.defer_task = defer_task
+        limit = self.tool_timeout if timeout is None else timeout
+        spec.timeout = None if limit is None or math.isinf(limit) else limit
         self._engine.add_tool(spec.id, orjson.dumps(spec.definition).decode(), spec.accepts, _scopes(scopes))
         self._replace(("tool", spec.name), spec)
 

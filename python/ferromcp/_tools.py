@@ -87,6 +87,8 @@ class Handler:
     # (argument, converter) pairs applied before the call; `drop` names arguments the function does not take.
     converters: tuple[tuple[str, _schema.Converter], ...] = ()
     drop: tuple[str, ...] = ()
+    # Seconds the handler may run before it is cancelled and the call answered with a timeout (None: no limit).
+    timeout: float | None = None
 
     def respond(self, handle: CallHandle, value: Any) -> None:
         raise NotImplementedError

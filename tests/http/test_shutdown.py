@@ -7,7 +7,6 @@ import json
 import signal
 import time
 
-import httpx2
 from ferromcp import Context, Server
 
 from tests.support.procs import HttpServerProcess
@@ -27,15 +26,15 @@ async def test_sigterm_drains_running_calls() -> None:
                 stopped_at = time.monotonic()
                 server.proc.send_signal(signal.SIGTERM)
                 await asyncio.sleep(0.1)
-                # New work is refused while the running call finishes: 503, or no connection at all.
+                # New work is refused while the running call finishes: 503 (on a fresh connection each time:
+                # the 503 closes its connection), for an existing session and for a new one alike.
                 for _ in range(3):
-                    try:
-                        resp = await wire.post(wire.request("ping"), session)
-                    except (httpx2.NetworkError, httpx2.RemoteProtocolError):
-                        pass
-                    else:
-                        assert_rpc_error(wire, resp, 503)
+                    resp = await wire.post(wire.request("ping"), session)
+                    assert_rpc_error(wire, resp, 503)
+                    assert resp.headers["connection"] == "close"
                     await asyncio.sleep(0.05)
+                async with wire_to(server.url) as newcomer:
+                    assert_rpc_error(newcomer, await newcomer.post(newcomer.init_request()), 503)
                 _, result, _ = await call
                 assert result["content"][0]["text"] == "slept"
                 # The GET stream ends cleanly: a complete chunked body (httpx raises on a truncated one).
@@ -85,12 +84,11 @@ async def test_shutdown_drains_a_streaming_call() -> None:
             await stream.until(lambda ev: len(ev) >= 2)  # priming, first progress
             stop.set()
             await asyncio.sleep(0.1)
-            try:
-                refused = await wire.post(wire.request("ping"), session)
-            except (httpx2.NetworkError, httpx2.RemoteProtocolError):
-                pass  # the listener is closed already
-            else:
-                assert_rpc_error(wire, refused, 503)
+            # The listener still accepts during the drain: new requests are answered 503, not refused.
+            assert_rpc_error(wire, await wire.post(wire.request("ping"), session), 503)
+            assert_rpc_error(wire, await wire.get(session), 503)
+            async with wire_to(url) as newcomer:
+                assert_rpc_error(newcomer, await newcomer.post(newcomer.init_request()), 503)
             events = await stream.to_end(timeout=5)
         *_, progress, final = wire.sse_messages(events, session.version)
         assert progress["params"]["progress"] == 2

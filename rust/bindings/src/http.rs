@@ -30,6 +30,16 @@ fn secs(s: Option<f64>) -> Option<Duration> {
     Duration::try_from_secs_f64(v.min(MAX_SECS)).ok()
 }
 
+/// A timeout option: None disables it; otherwise a positive number of seconds (capped at a year).
+fn timeout(name: &str, s: Option<f64>) -> PyResult<Option<Duration>> {
+    match s {
+        None => Ok(None),
+        Some(v) => secs(Some(v)).map(Some).ok_or_else(|| {
+            PyValueError::new_err(format!("{name} must be a positive number of seconds or None, not {v}"))
+        }),
+    }
+}
+
 #[pymethods]
 impl HttpServer {
     /// Binds `host:port` (port 0 picks a free one) and starts serving `path`.
@@ -37,7 +47,8 @@ impl HttpServer {
     #[pyo3(signature = (
         engine, *, host, port, path, json_response=false, max_body_bytes=4*1024*1024, max_sessions=10_000,
         session_idle_timeout=1800.0, max_in_flight_per_session=64, max_in_flight=1024, replay_buffer_events=256,
-        max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), allowed_hosts=None,
+        max_streams_per_session=64, retry_ms=Some(1000), keepalive=Some(15.0), header_read_timeout=Some(30.0),
+        body_read_timeout=Some(30.0), allowed_hosts=None,
         allowed_origins=None, allow_delete=true, io_threads=1, reuse_port=false, worker_id=None,
         session_id_prefix=None, redis_url=None, redis_prefix=None, jwt_verifier=None, python_verifier=false,
         resource_url=None, authorization_servers=None, required_scopes=None, scopes_supported=None,
@@ -59,6 +70,8 @@ impl HttpServer {
         max_streams_per_session: usize,
         retry_ms: Option<u64>,
         keepalive: Option<f64>,
+        header_read_timeout: Option<f64>,
+        body_read_timeout: Option<f64>,
         allowed_hosts: Option<Vec<String>>,
         allowed_origins: Option<Vec<String>>,
         allow_delete: bool,
@@ -126,6 +139,8 @@ impl HttpServer {
             max_streams_per_session,
             retry_ms,
             keepalive: secs(keepalive),
+            header_read_timeout: timeout("header_read_timeout", header_read_timeout)?,
+            body_read_timeout: timeout("body_read_timeout", body_read_timeout)?,
             allowed_hosts,
             allowed_origins,
             allow_delete,
@@ -178,7 +193,7 @@ impl HttpServer {
         self.server.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or(0, |s| s.in_flight())
     }
 
-    /// Stops accepting connections; new requests get 503; running calls go on.
+    /// Starts the drain: new requests get 503; running calls go on (see the core's `begin_shutdown`).
     fn begin_shutdown(&self) {
         if let Some(s) = self.server.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             s.begin_shutdown();

@@ -45,6 +45,16 @@ pub trait Outbound: Send + Sync {
     fn close_stream(&self) -> bool {
         false
     }
+    /// Whether this outbound delivers to the outbound at address `target` (is it, or wraps it, as a batch's
+    /// collector wraps its POST's answer): which calls a closed connection leaves without a reader.
+    fn delivers_to(&self, target: usize) -> bool {
+        std::ptr::from_ref(self).cast::<()>() as usize == target
+    }
+}
+
+/// The address `Outbound::delivers_to` compares with.
+pub fn outbound_address(out: &Arc<dyn Outbound>) -> usize {
+    Arc::as_ptr(out).cast::<()>() as usize
 }
 
 /// Receives the work that needs the embedder (the Python handlers). Called on I/O threads; must not block.
@@ -195,7 +205,7 @@ impl Session {
     }
 
     /// Cancels every call still running (the client went away where nobody can resume: a stateless request's
-    /// stream closed); their responses are suppressed.
+    /// stream closed; or the session ended); their responses are suppressed.
     pub(crate) fn cancel_all(&self) {
         let listeners: Vec<Arc<Listener>> = self.state().listeners.drain().map(|(_, l)| l).collect();
         for listener in listeners {
@@ -207,6 +217,26 @@ impl Session {
                 self.dispatcher.cancel(&call);
             }
         }
+    }
+
+    /// Cancels the calls still running whose answers go to the outbound at `target` (see
+    /// `Outbound::delivers_to`): the client went away where nobody can pick their answers up. Calls that became
+    /// tasks are not the request's any more and go on. Returns how many were cancelled.
+    pub fn cancel_delivering_to(&self, target: usize) -> usize {
+        let calls: Vec<Arc<Call>> = {
+            let mut state = self.state();
+            let ids: Vec<RequestId> =
+                state.inflight.iter().filter(|(_, c)| c.reply.delivers_to(target)).map(|(id, _)| id.clone()).collect();
+            ids.iter().filter_map(|id| state.inflight.remove(id)).collect()
+        };
+        let mut cancelled = 0;
+        for call in calls {
+            if call.cancel() {
+                self.dispatcher.cancel(&call);
+                cancelled += 1;
+            }
+        }
+        cancelled
     }
 
     /// What another process needs to serve this session (see [`crate::store`]); None before `initialize`.

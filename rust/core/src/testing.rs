@@ -37,6 +37,11 @@ pub fn endpoint_on(
     store: Option<Arc<dyn SessionStore>>,
 ) -> McpService {
     let config = HttpConfig { session_store: store.map(SharedSessionStore), ..HttpConfig::default() };
+    endpoint_with(engine, dispatcher, config)
+}
+
+/// An HTTP endpoint (as `endpoint_on`) with the configuration given.
+pub fn endpoint_with(engine: Arc<Engine>, dispatcher: Arc<dyn Dispatcher>, config: HttpConfig) -> McpService {
     let registry = Arc::new(SessionRegistry::new(config.max_sessions));
     McpService(Arc::new(Service::new(engine, dispatcher, config, registry)))
 }

@@ -26,6 +26,8 @@ mod stateless;
 pub mod throttle;
 
 #[cfg(test)]
+mod hardening_tests;
+#[cfg(test)]
 mod shared_sessions;
 
 use crate::engine::Engine;
@@ -33,7 +35,7 @@ use crate::session::Dispatcher;
 use crate::store::redis::{RedisBus, RedisOptions, RedisStores};
 use crate::store::SessionStore;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use service::Service;
@@ -68,6 +70,14 @@ pub struct HttpConfig {
     /// `retry:` sent with priming events, in milliseconds.
     pub retry_ms: Option<u64>,
     pub keepalive: Option<Duration>,
+    /// How long a request's head (request line and headers) may take to arrive, counted from when the connection
+    /// starts waiting for it, so it also bounds how long a keep-alive connection stays open idle. On expiry the
+    /// connection is closed (no response: the request was never read). None waits forever.
+    pub header_read_timeout: Option<Duration>,
+    /// How long a POST body may take to arrive in full once its head is read (a deadline, not per chunk): a
+    /// body shorter than its Content-Length or a chunked body that never ends gets 408 and the connection closes.
+    /// None waits forever.
+    pub body_read_timeout: Option<Duration>,
     /// Allowed `Host` values (`name:*` = any port, see `host_check`); `None` = any port on the loopback names
     /// when bound to loopback, anything otherwise.
     pub allowed_hosts: Option<Vec<String>>,
@@ -142,6 +152,8 @@ impl Default for HttpConfig {
             max_streams_per_session: 64,
             retry_ms: Some(1000),
             keepalive: Some(Duration::from_secs(15)),
+            header_read_timeout: Some(Duration::from_secs(30)),
+            body_read_timeout: Some(Duration::from_secs(30)),
             allowed_hosts: None,
             allowed_origins: None,
             allow_delete: true,
@@ -227,7 +239,7 @@ impl HttpServer {
         let service = Arc::new(Service::new(engine, dispatcher, config.clone(), registry));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let stack = layers(McpService(service.clone()));
-        let accept = runtime.spawn(accept_loop(listener, stack, shutdown_rx.clone()));
+        let accept = runtime.spawn(accept_loop(listener, stack, config.header_read_timeout, shutdown_rx.clone()));
         runtime.spawn(expire_loop(service.clone(), config.session_idle_timeout, shutdown_rx));
         Ok(HttpServer {
             runtime: Some(runtime),
@@ -251,23 +263,30 @@ impl HttpServer {
         self.service.sessions().in_flight()
     }
 
-    /// Stops accepting connections and new requests (503); calls already running go on.
+    /// Starts the drain: new requests get 503 (with `Connection: close`) while calls already running go on.
+    /// Connections are still accepted, so a request sent now gets its 503 rather than a refused connection;
+    /// except with `reuse_port`, where other processes serve the same port: this one stops accepting at once and
+    /// the kernel hands new connections to them.
     pub fn begin_shutdown(&self) {
         self.service.draining.store(true, Ordering::Release);
         let ended = self.service.engine.end_subscriptions();
         if ended > 0 {
             tracing::info!(ended, "subscriptions/listen streams ended for shutdown");
         }
-        let _ = self.shutdown.send(true);
+        if self.service.config.reuse_port {
+            let _ = self.shutdown.send(true);
+        }
     }
 
-    /// Ends every session and stream, lets connections finish within `grace`, and stops the threads.
+    /// Ends every session and stream (cancelling the calls still running), stops accepting, lets connections
+    /// finish within `grace`, and stops the threads.
     pub fn close(&mut self, grace: Duration) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
         self.begin_shutdown();
         self.service.sessions().terminate_all();
+        let _ = self.shutdown.send(true);
         if let Some(runtime) = self.runtime.take() {
             if let Some(accept) = self.accept.take() {
                 let _ = runtime.block_on(async { tokio::time::timeout(grace, accept).await });
@@ -332,10 +351,16 @@ impl AcceptBackoff {
     }
 }
 
-async fn accept_loop<S: Stack>(listener: TcpListener, service: S, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop<S: Stack>(
+    listener: TcpListener,
+    service: S,
+    header_read_timeout: Option<Duration>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
-    builder.keep_alive(true);
+    // The timer runs hyper's header read timeout (None disables it).
+    builder.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {

@@ -14,13 +14,13 @@ use crate::context::Principal;
 use crate::engine::Engine;
 use crate::jsonrpc::{self, Frame, Message, Rejection, RequestId, INVALID_REQUEST, PARSE_ERROR};
 use crate::protocol::{Feature, ProtocolVersion};
-use crate::session::{Dispatcher, Outbound};
+use crate::session::{outbound_address, Dispatcher, Outbound};
 use crate::store::{SessionRecord, StoreError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
 use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN,
+    HeaderMap, HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +95,8 @@ impl Refusal<'_> {
 enum BodyError {
     TooLarge,
     Unreadable,
+    /// Not complete within `body_read_timeout`.
+    TimedOut,
 }
 
 /// Whether the request speaks the stateless era (its `MCP-Protocol-Version` is a stateless version).
@@ -181,11 +183,13 @@ impl Service {
             let (parts, body) = req.into_parts();
             return match self.read_body(&parts.headers, body).await {
                 Ok(body) => match self.refuse(&parts.headers, true) {
-                    Some(Refusal { status, message, unknown_version }) => unknown_version
-                        .and_then(|requested| Service::unknown_stateless_version(requested, &body))
-                        .unwrap_or_else(|| {
-                            rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
-                        }),
+                    Some(Refusal { status, message, unknown_version }) => draining_closes(
+                        unknown_version
+                            .and_then(|requested| Service::unknown_stateless_version(requested, &body))
+                            .unwrap_or_else(|| {
+                                rpc_error_for(request_id_of(&body).as_ref(), status, INVALID_REQUEST, &message)
+                            }),
+                    ),
                     None => {
                         if let Some(forbidden) = principal.as_ref().and_then(|p| self.authorize(p, &body)) {
                             return forbidden;
@@ -209,10 +213,16 @@ impl Service {
                 Err(BodyError::Unreadable) => {
                     rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Bad Request: could not read the body")
                 }
+                Err(BodyError::TimedOut) => {
+                    let secs = self.config.body_read_timeout.map_or(0.0, |t| t.as_secs_f64());
+                    let message = format!("Request Timeout: the body did not arrive within {secs} s");
+                    // The rest of the body may still come: the connection cannot carry another request.
+                    closing(rpc_error(StatusCode::REQUEST_TIMEOUT, INVALID_REQUEST, &message))
+                }
             };
         }
         if let Some(refusal) = self.refuse(req.headers(), false) {
-            return rpc_error(refusal.status, INVALID_REQUEST, &refusal.message);
+            return draining_closes(rpc_error(refusal.status, INVALID_REQUEST, &refusal.message));
         }
         if stateless(req.headers()) {
             // The stateless era has no GET stream and no session to delete.
@@ -300,7 +310,13 @@ impl Service {
         if header(headers, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
             return Err(BodyError::TooLarge);
         }
-        match Limited::new(body, limit).collect().await {
+        let collect = Limited::new(body, limit).collect();
+        let collected = match self.config.body_read_timeout {
+            // A deadline for the whole body, not per chunk: trickling bytes does not extend it.
+            Some(limit) => tokio::time::timeout(limit, collect).await.map_err(|_| BodyError::TimedOut)?,
+            None => collect.await,
+        };
+        match collected {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
             Err(_) => Err(BodyError::Unreadable),
@@ -317,7 +333,7 @@ impl Service {
     ) -> Result<Arc<HttpSession>, SessionMissing> {
         let id = header(headers, SESSION_HEADER).ok_or(SessionMissing::NoHeader)?;
         let caller = principal.map(|p| p.subject.as_str());
-        match self.registry.get(id) {
+        let session = match self.registry.get(id) {
             Some(s) if !s.terminated.load(Ordering::Acquire) => {
                 if s.owner.get().map(String::as_str) != caller {
                     tracing::info!(session = %id, "a session was presented by another principal than its owner");
@@ -325,11 +341,22 @@ impl Service {
                 }
                 s.touch();
                 self.keep_stored(&s);
-                Ok(s)
+                s
             }
-            Some(_) => Err(SessionMissing::Unknown),
-            None => self.adopt(id, caller).await,
+            Some(_) => return Err(SessionMissing::Unknown),
+            None => self.adopt(id, caller).await?,
+        };
+        // A client names the version it negotiated on every request after initialize (2025-06-18 and later);
+        // another version is refused. Without the header the server assumes 2025-03-26, the version whose
+        // clients send none, and that assumption gives way to the version the session negotiated; a header
+        // naming 2025-03-26 says no more than its absence (conformance 0.1.16 sends it on 2025-11-25 sessions).
+        if let (Some(sent), Some(negotiated)) = (header(headers, VERSION_HEADER), session.core.version()) {
+            let named = ProtocolVersion::parse(sent);
+            if named != Some(negotiated) && named != Some(ProtocolVersion::V2025_03_26) {
+                return Err(SessionMissing::VersionMismatch { sent: sent.to_owned(), negotiated });
+            }
         }
+        Ok(session)
     }
 
     /// A session of this process; shared with the others (see [`crate::relay`]) when sessions are stored.
@@ -482,13 +509,20 @@ impl Service {
             },
         };
         let global = if permit.is_some() { self.process_permit().await } else { None };
-        let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms);
+        // The slots are the sink's from here: held until the POST is answered or abandoned, whatever happens to
+        // the connection.
+        let slots = permit.into_iter().chain(global).collect();
+        let (sink, answer) = RequestSink::new(session.clone(), self.config.json_response, self.config.retry_ms, slots);
         let reply: Arc<dyn Outbound> = sink;
         // Only looked at with a session store: whether this request changes what the stored record says.
         let changes_record = self.config.session_store.is_some() && !new && changes_session(&frame);
         if !self.engine.handle_frame_as(&session.core, frame, &reply, principal.as_ref()) {
             return accepted();
         }
+        // Until the answer is chosen, the client waits on this connection alone: if it goes away (hyper drops
+        // this future), nobody can receive a JSON answer, so the calls are cancelled. Once the answer is an SSE
+        // stream, the client can resume it (GET + Last-Event-ID), so its calls go on.
+        let mut unanswered = CancelIfGone { session: session.clone(), sink: outbound_address(&reply), armed: true };
         drop(reply);
         if new {
             if session.core.version().is_none() {
@@ -528,13 +562,15 @@ impl Service {
             }
             Ok(Answer::Sse(stream)) => {
                 let rx = stream.attach(None, false, self.config.replay_buffer_events + 16);
-                let guards: Vec<Box<dyn std::any::Any + Send + Sync>> =
-                    vec![Box::new(permit), Box::new(global), Box::new(ActivityGuard(session.clone()))];
+                let guards: Vec<Box<dyn std::any::Any + Send + Sync>> = vec![Box::new(ActivityGuard(session.clone()))];
                 sse_response(SseBody::new(rx, self.config.keepalive, guards))
             }
-            // Cancelled by the client before any answer: nothing to send.
+            // Cancelled before any answer: by the client (nothing to send), or by the session's end (DELETE,
+            // expiry elsewhere), which the client hears as for any request to an ended session.
+            Err(_) if session.terminated.load(Ordering::Acquire) => SessionMissing::Unknown.response_to(body),
             Err(_) => accepted(),
         };
+        unanswered.armed = false;
         session.touch();
         if changes_record {
             match self.store_session(&session).await {
@@ -631,9 +667,49 @@ impl Service {
     }
 }
 
+/// Cancels the calls of a POST whose future was dropped before its answer was chosen (the connection closed).
+struct CancelIfGone {
+    session: Arc<HttpSession>,
+    /// The address of the POST's sink (see `Outbound::delivers_to`).
+    sink: usize,
+    armed: bool,
+}
+
+impl Drop for CancelIfGone {
+    fn drop(&mut self) {
+        if self.armed {
+            let cancelled = self.session.core.cancel_delivering_to(self.sink);
+            if cancelled > 0 {
+                tracing::debug!(session = %self.session.id, cancelled, "client went away before its answer");
+            }
+        }
+    }
+}
+
+/// A response after which the connection closes (`Connection: close`).
+fn closing(mut resp: Resp) -> Resp {
+    resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// A 503 while draining closes its connection: the client's next request goes to a fresh connection, and so to
+/// another server once this one has stopped.
+fn draining_closes(resp: Resp) -> Resp {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+        closing(resp)
+    } else {
+        resp
+    }
+}
+
 enum SessionMissing {
     NoHeader,
     Unknown,
+    /// The request's `MCP-Protocol-Version` is not the version the session negotiated.
+    VersionMismatch {
+        sent: String,
+        negotiated: ProtocolVersion,
+    },
     /// The session store could not be asked (or written): 503, the client may retry.
     StoreDown,
     /// No room to adopt a stored session.
@@ -654,6 +730,14 @@ impl SessionMissing {
                 "Service Unavailable: the session store cannot be reached; try again later".into(),
             ),
             SessionMissing::Full => (StatusCode::SERVICE_UNAVAILABLE, TOO_MANY_SESSIONS.into()),
+            SessionMissing::VersionMismatch { sent, negotiated } => (
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Bad Request: MCP-Protocol-Version {sent:?} does not match the version this session negotiated \
+                     ({:?})",
+                    negotiated.as_str()
+                ),
+            ),
         }
     }
 

@@ -172,9 +172,11 @@ impl HttpSession {
             && self.core.in_flight() == 0
     }
 
-    /// Ends the session: its streams end and it accepts nothing more.
+    /// Ends the session: its streams end, the calls still running on it are cancelled (nobody could receive
+    /// their answers), and it accepts nothing more.
     pub fn terminate(&self) {
         self.terminated.store(true, Ordering::Release);
+        self.core.cancel_all();
         self.standalone.finish();
         for stream in self.streams.lock().unwrap_or_else(|p| p.into_inner()).values() {
             stream.finish();

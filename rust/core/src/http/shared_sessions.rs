@@ -25,7 +25,7 @@ async fn post(svc: &McpService, body: Value, session: Option<&str>) -> (StatusCo
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream");
     if let Some(id) = session {
-        req = req.header("mcp-session-id", id).header("mcp-protocol-version", "2025-11-25");
+        req = req.header("mcp-session-id", id); // no MCP-Protocol-Version: the session's own applies
     }
     let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap_or_else(|e| panic!("{e}"));
     let resp = svc.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
@@ -77,7 +77,7 @@ async fn a_session_opened_on_one_endpoint_is_served_by_another() -> Result<(), S
     let delete = Request::delete("/mcp")
         .header("host", "127.0.0.1:8000")
         .header("mcp-session-id", id.as_str())
-        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", "2025-06-18")
         .body(Full::new(Bytes::new()))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(b.clone().oneshot(delete).await.unwrap_or_else(|e| match e {}).status(), StatusCode::OK);
@@ -218,7 +218,7 @@ async fn a_stream_dropped_on_one_process_resumes_on_another_with_nothing_missing
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-session-id", id.as_str())
-        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", "2025-06-18")
         .body(Full::new(Bytes::from(request(2, "tools/call", json!({"name": "ask"})).to_string())))
         .unwrap_or_else(|e| panic!("{e}"));
     let a2 = a.clone();
@@ -241,7 +241,7 @@ async fn a_stream_dropped_on_one_process_resumes_on_another_with_nothing_missing
         .header("host", "127.0.0.1:8000")
         .header("accept", "text/event-stream")
         .header("mcp-session-id", id.as_str())
-        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", "2025-06-18")
         .header("last-event-id", event_id(&first))
         .body(Full::new(Bytes::new()))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -265,7 +265,7 @@ async fn a_stream_dropped_on_one_process_resumes_on_another_with_nothing_missing
         .header("host", "127.0.0.1:8000")
         .header("accept", "text/event-stream")
         .header("mcp-session-id", id.as_str())
-        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-protocol-version", "2025-06-18")
         .header("last-event-id", "12345.1")
         .body(Full::new(Bytes::new()))
         .unwrap_or_else(|e| panic!("{e}"));

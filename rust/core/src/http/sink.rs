@@ -1,13 +1,17 @@
 //! Where one POST's messages go. The fast path answers with plain JSON; the first message that is not the
 //! response (progress, a log, a request to the client, or the handler closing its stream) switches the
 //! answer to an SSE stream, which then carries everything up to and including the response.
+//!
+//! The sink holds the POST's in-flight slot (see `HttpSession::in_flight`) until the POST is answered or
+//! abandoned, not merely until its connection closes: a call whose client went away keeps counting against the
+//! session's cap for as long as it runs.
 
 use super::sessions::HttpSession;
 use super::sse::SseStream;
 use crate::protocol::Feature;
 use crate::session::{OutKind, Outbound};
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// How the POST is answered, decided by the first message.
 pub enum Answer {
@@ -33,6 +37,9 @@ pub struct RequestSink {
     state: Mutex<State>,
     json_only: bool,
     retry_ms: Option<u64>,
+    /// The in-flight slots this POST takes (the session's, the process's), released once it is answered or
+    /// abandoned.
+    slot: Mutex<Vec<OwnedSemaphorePermit>>,
 }
 
 impl RequestSink {
@@ -40,8 +47,11 @@ impl RequestSink {
         session: Arc<HttpSession>,
         json_only: bool,
         retry_ms: Option<u64>,
+        slot: Vec<OwnedSemaphorePermit>,
     ) -> (Arc<RequestSink>, oneshot::Receiver<Answer>) {
-        Self::owned_by(Owner::Session(session), json_only, retry_ms)
+        let (sink, rx) = Self::owned_by(Owner::Session(session), json_only, retry_ms);
+        *sink.slot.lock().unwrap_or_else(|p| p.into_inner()) = slot;
+        (sink, rx)
     }
 
     pub fn owned_by(
@@ -50,8 +60,21 @@ impl RequestSink {
         retry_ms: Option<u64>,
     ) -> (Arc<RequestSink>, oneshot::Receiver<Answer>) {
         let (tx, rx) = oneshot::channel();
-        let sink = Arc::new(RequestSink { owner, state: Mutex::new(State::Waiting(tx)), json_only, retry_ms });
+        let sink = Arc::new(RequestSink {
+            owner,
+            state: Mutex::new(State::Waiting(tx)),
+            json_only,
+            retry_ms,
+            slot: Mutex::new(Vec::new()),
+        });
         (sink, rx)
+    }
+
+    /// Lets the in-flight slot go once the POST is answered or abandoned (`state` is Done).
+    fn release_if_done(&self, state: &State) {
+        if matches!(state, State::Done) {
+            drop(std::mem::take(&mut *self.slot.lock().unwrap_or_else(|p| p.into_inner())));
+        }
     }
 
     /// Whether the session speaks SSE polling (2025-11-25): streams are primed and may be closed early.
@@ -106,6 +129,7 @@ impl Outbound for RequestSink {
             }
             State::Done => {}
         }
+        self.release_if_done(&state);
     }
 
     fn abandon(&self) {
@@ -114,6 +138,7 @@ impl Outbound for RequestSink {
             stream.finish();
         }
         // A Waiting sender is dropped: the POST is answered 202 with no body.
+        self.release_if_done(&state);
     }
 
     fn close_stream(&self) -> bool {
