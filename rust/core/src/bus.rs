@@ -67,6 +67,8 @@ pub enum Notice {
         task_id: String,
         record: crate::store::TaskRecord,
     },
+    /// A shared session was ended (`DELETE`) in one process: the others drop their copies.
+    SessionEnded(String),
 }
 
 impl Notice {
@@ -83,7 +85,8 @@ impl Notice {
             | Notice::ClientReply { .. }
             | Notice::SessionChanged(_)
             | Notice::StreamEvent { .. }
-            | Notice::LegacyTask { .. } => return None,
+            | Notice::LegacyTask { .. }
+            | Notice::SessionEnded(_) => return None,
         })
     }
 

@@ -97,6 +97,8 @@ pub struct Session {
     /// Who rate limits count this session's calls against when no principal is known (`session:<id>`,
     /// `address:<ip>`); unset for stdio (one client).
     client: OnceLock<Arc<str>>,
+    /// Another process ended this shared session (`DELETE`): this copy is to be dropped.
+    ended_elsewhere: AtomicBool,
 }
 
 impl Session {
@@ -128,6 +130,7 @@ impl Session {
             log_rank: AtomicU8::new(0),
             task_table: Mutex::new(crate::tasks::TaskTable::default()),
             relay: OnceLock::new(),
+            ended_elsewhere: AtomicBool::new(false),
         })
     }
 
@@ -135,6 +138,11 @@ impl Session {
     /// client get ids no other process uses, and answers to another process's requests are relayed there.
     pub(crate) fn share(&self, session_id: &str, bus: Arc<dyn Bus>, tag: Arc<str>, tasks: Option<Arc<Journal>>) {
         let _ = self.relay.set(Relay { session_id: session_id.to_owned(), bus, tag, tasks });
+    }
+
+    /// Whether another process ended this shared session.
+    pub fn ended_elsewhere(&self) -> bool {
+        self.ended_elsewhere.load(Ordering::Acquire)
     }
 
     /// How the session reaches other processes, when it is shared.
@@ -293,6 +301,13 @@ impl Receiver for Session {
             return RequestId::from_raw(raw)
                 .is_some_and(|id| self.resolve_here(&id, result.as_deref(), error.as_deref()));
         }
+        if let Notice::SessionEnded(id) = notice {
+            if self.relay.get().is_none_or(|r| r.session_id != *id) {
+                return false;
+            }
+            self.ended_elsewhere.store(true, Ordering::Release);
+            return true;
+        }
         if let Notice::CancelTask { owner, task_id } = notice {
             // `tasks/cancel` of one of this session's 2025-11-25 tasks, received by another process.
             if self.relay.get().is_none_or(|r| r.session_id != *owner) {
@@ -322,7 +337,8 @@ impl Receiver for Session {
                     | Notice::ClientReply { .. }
                     | Notice::SessionChanged(_)
                     | Notice::StreamEvent { .. }
-                    | Notice::LegacyTask { .. } => false,
+                    | Notice::LegacyTask { .. }
+                    | Notice::SessionEnded(_) => false,
                 };
             if !wanted {
                 return false;

@@ -136,7 +136,8 @@ impl Listener {
             | Notice::ClientReply { .. }
             | Notice::SessionChanged(_)
             | Notice::StreamEvent { .. }
-            | Notice::LegacyTask { .. } => false,
+            | Notice::LegacyTask { .. }
+            | Notice::SessionEnded(_) => false,
         }
     }
 

@@ -536,6 +536,7 @@ pub(crate) use table::RequestMeta;
 pub(crate) use task_ext::Created;
 pub use task_ext::TaskLink;
 pub(crate) use task_journal::{Done, Journal};
+pub(crate) use task_remote::settled as task_settled;
 pub use tools::error_result;
 pub(crate) use tools::{CallParams, TaskParams};
 

@@ -60,6 +60,27 @@ pub(super) fn detailed(record: &TaskRecord) -> Vec<u8> {
     .encode(Some("complete"), true)
 }
 
+/// How long a process that relayed `tasks/update` or `tasks/cancel` waits for the store to show it applied.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (polling the store, up to [`SETTLE`]) until the task's stored record satisfies `done`.
+pub(crate) async fn settled(
+    store: &dyn crate::store::TaskStore,
+    owner: &str,
+    task_id: &str,
+    done: impl Fn(&TaskRecord) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while tokio::time::Instant::now() < deadline {
+        match store.get(owner, task_id).await {
+            Ok(Some(record)) if !done(&record) => {}
+            _ => return,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tracing::warn!(task = %task_id, "the process running a task did not show a relayed change in time");
+}
+
 /// Answers `req` (a `tasks/*` request for a task not held here) once the store answered.
 pub(super) fn request(
     engine: &Engine,
@@ -86,14 +107,26 @@ pub(super) fn request(
             "tasks/get" => later.reply.send(jsonrpc::result_response(&later.id, &detailed(&record)), OutKind::Response),
             "tasks/update" => {
                 if !is_terminal(&record.status) {
-                    let responses = Value::Object(responses.unwrap_or_default()).to_string();
-                    bus.publish(Notice::TaskInput { owner, task_id, responses });
+                    let responses = responses.unwrap_or_default();
+                    let keys: Vec<String> = responses.keys().cloned().collect();
+                    let text = Value::Object(responses).to_string();
+                    bus.publish(Notice::TaskInput { owner: owner.clone(), task_id: task_id.clone(), responses: text });
+                    // Acknowledged once the store shows it taken, so a poll that follows (anywhere) sees it.
+                    settled(&*store, &owner, &task_id, |r| {
+                        is_terminal(&r.status)
+                            || r.input_requests.as_deref().is_none_or(|pending| {
+                                let pending: Map<String, Value> = serde_json::from_str(pending).unwrap_or_default();
+                                keys.iter().all(|k| !pending.contains_key(k))
+                            })
+                    })
+                    .await;
                 }
                 later.ack();
             }
             _ => {
                 if !is_terminal(&record.status) {
-                    bus.publish(Notice::CancelTask { owner, task_id });
+                    bus.publish(Notice::CancelTask { owner: owner.clone(), task_id: task_id.clone() });
+                    settled(&*store, &owner, &task_id, |r| is_terminal(&r.status)).await;
                 }
                 later.ack();
             }

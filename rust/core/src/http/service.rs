@@ -334,6 +334,13 @@ impl Service {
         let id = header(headers, SESSION_HEADER).ok_or(SessionMissing::NoHeader)?;
         let caller = principal.map(|p| p.subject.as_str());
         let session = match self.registry.get(id) {
+            Some(s) if s.core.ended_elsewhere() => {
+                // Ended by a DELETE another process served: gone here too.
+                if let Some(ended) = self.registry.remove(id) {
+                    ended.terminate();
+                }
+                return Err(SessionMissing::Unknown);
+            }
             Some(s) if !s.terminated.load(Ordering::Acquire) => {
                 if s.owner.get().map(String::as_str) != caller {
                     tracing::info!(session = %id, "a session was presented by another principal than its owner");
@@ -660,6 +667,10 @@ impl Service {
                     }
                 }
                 self.registry.remove(&session.id);
+                if self.config.session_store.is_some() {
+                    // The other processes holding a copy drop it (the store no longer has the record).
+                    self.engine.bus().publish(Notice::SessionEnded(session.id.clone()));
+                }
                 Response::new(HttpBody::empty())
             }
             Err(missing) => missing.response(),

@@ -347,3 +347,24 @@ async fn a_legacy_task_created_on_one_process_is_polled_awaited_and_cancelled_on
     assert_eq!(unknown["error"]["code"], -32602);
     assert!(asked_b.calls.lock().unwrap_or_else(|p| p.into_inner()).is_empty());
 }
+
+#[tokio::test]
+async fn a_session_deleted_on_one_process_is_gone_from_the_others() {
+    let (store, bus): (Arc<dyn SessionStore>, Arc<dyn Bus>) = (Arc::new(MemorySessionStore::new()), LocalBus::new());
+    let process = || {
+        let config = ServerConfig::new(json!({"name": "t", "version": "1"}));
+        let engine = Engine::with_bus(config, bus.clone()).unwrap_or_else(|e| panic!("{e}"));
+        crate::testing::endpoint_on(Arc::new(engine), Arc::new(crate::testing::NoHandlers), Some(store.clone()))
+    };
+    let (a, b) = (process(), process());
+    let id = open(&a).await;
+    assert_eq!(post(&b, request(2, "tools/list", json!({})), Some(&id)).await.0, StatusCode::OK, "B adopts it");
+    let delete = Request::delete("/mcp")
+        .header("host", "127.0.0.1:8000")
+        .header("mcp-session-id", id.as_str())
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.clone().oneshot(delete).await.unwrap_or_else(|e| match e {}).status(), StatusCode::OK);
+    let (status, _, _) = post(&b, request(3, "tools/list", json!({})), Some(&id)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "B still served a session deleted on A");
+}

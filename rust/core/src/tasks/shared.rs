@@ -190,10 +190,17 @@ pub(super) fn remote(
             }
             _ => {
                 bus.publish(Notice::CancelTask { owner: owner.clone(), task_id: task_id.clone() });
-                let mut cancelled = record;
-                cancelled.status = TaskStatus::Cancelled.name().to_owned();
-                cancelled.status_message = Some("Cancelled by the client".into());
-                cancelled.last_updated_at = iso8601(SystemTime::now());
+                // Answered once the store shows the end, so a poll that follows (anywhere) sees it.
+                crate::engine::task_settled(&*store, &owner, &task_id, |r| is_terminal(&r.status)).await;
+                let mut cancelled = match store.get(&owner, &task_id).await {
+                    Ok(Some(now)) if is_terminal(&now.status) => now,
+                    _ => record,
+                };
+                if !is_terminal(&cancelled.status) {
+                    cancelled.status = TaskStatus::Cancelled.name().to_owned();
+                    cancelled.status_message = Some("Cancelled by the client".into());
+                    cancelled.last_updated_at = iso8601(SystemTime::now());
+                }
                 send(jsonrpc::result_response(&id, task_json(&cancelled).to_string().as_bytes()))
             }
         }
