@@ -366,3 +366,22 @@ def test_a_legacy_task_is_polled_and_awaited_through_either_worker(workers: Http
         assert messages(result)[-1]["result"]["content"][0]["text"] == "job done after 0.5s"
         listed = post(workers.url, {"jsonrpc": "2.0", "id": 20 + i, "method": "tasks/list"}, session)
         assert task in [t["taskId"] for t in messages(listed)[-1]["result"]["tasks"]]
+
+
+def test_tasks_of_the_tasks_extension_complete_whichever_worker_is_polled(workers: HttpServerProcess) -> None:
+    caps = {"extensions": {"io.modelcontextprotocol/tasks": {}}}
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": caps}
+    for i in range(10):  # with a task store the creation answer races the task's start: it must never lose it
+        body = {"jsonrpc": "2.0", "id": i, "method": "tools/call"}
+        body["params"] = {"name": "long_job", "arguments": {"seconds": 0.05}, "_meta": meta}
+        created = post_modern(workers.url, body, **{"Mcp-Name": "long_job"}).json()["result"]
+        assert created["resultType"] == "task", created
+        deadline = time.monotonic() + 5
+        while True:
+            get = {"jsonrpc": "2.0", "id": 100 + i, "method": "tasks/get"}
+            get["params"] = {"taskId": created["taskId"], "_meta": meta}
+            task = post_modern(workers.url, get, **{"Mcp-Name": created["taskId"]}).json()["result"]
+            if task["status"] == "completed":
+                break
+            assert time.monotonic() < deadline, f"task {i} stuck: {task}"
+            time.sleep(0.02)

@@ -437,15 +437,17 @@ impl Call {
                 }
             })
         };
-        let (id, created) = link
-            .tasks
-            .create(&link.owner, self.clone(), on_stored)
-            .ok_or_else(|| CoreError::Limit("too many tasks for this requestor; try again later".into()))?;
+        // No longer the request's call: closing its stream or ending its session does not cancel the task. Done
+        // before the task exists: with a task store, the `CreateTaskResult` may reach the client (ending its
+        // request, which cancels what the request still holds) before `create` even returns.
+        self.session.forget(&self.id);
+        let Some((id, created)) = link.tasks.create(&link.owner, self.clone(), on_stored) else {
+            self.session.state().inflight.insert(self.id.clone(), self.clone());
+            return Err(CoreError::Limit("too many tasks for this requestor; try again later".into()));
+        };
         if link.id.set(id.clone()).is_err() {
             return Err(CoreError::Unsupported("this call is already a task".into()));
         }
-        // No longer the request's call: closing its stream or ending its session does not cancel the task.
-        self.session.forget(&self.id);
         if let Created::Now(created) = created {
             self.reply.send(jsonrpc::result_response(&self.id, &created), OutKind::Response);
         }
