@@ -330,15 +330,8 @@ impl Receiver for Session {
                 && match notice {
                     Notice::ToolsChanged | Notice::PromptsChanged | Notice::ResourcesChanged => true,
                     Notice::ResourceUpdated(uri) => state.subscriptions.contains(uri),
-                    // Tasks extension notices are for stateless listeners and the engine, not legacy sessions.
-                    Notice::TaskStatus { .. }
-                    | Notice::CancelTask { .. }
-                    | Notice::TaskInput { .. }
-                    | Notice::ClientReply { .. }
-                    | Notice::SessionChanged(_)
-                    | Notice::StreamEvent { .. }
-                    | Notice::LegacyTask { .. }
-                    | Notice::SessionEnded(_) => false,
+                    // Task status is for stateless listeners; the notices between processes are handled above.
+                    _ => false,
                 };
             if !wanted {
                 return false;

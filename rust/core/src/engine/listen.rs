@@ -131,13 +131,8 @@ impl Listener {
             Notice::TaskStatus { owner, task_id, .. } => {
                 *owner == self.owner && self.task_ids.as_ref().is_some_and(|ids| ids.contains(task_id))
             }
-            Notice::CancelTask { .. }
-            | Notice::TaskInput { .. }
-            | Notice::ClientReply { .. }
-            | Notice::SessionChanged(_)
-            | Notice::StreamEvent { .. }
-            | Notice::LegacyTask { .. }
-            | Notice::SessionEnded(_) => false,
+            // Notices between processes (`Notice::method` is None) are never a listener's.
+            _ => false,
         }
     }
 
